@@ -1,0 +1,138 @@
+"""The `xnlu` pipeline: output format, character offsets in every script, batching and bad input."""
+
+import logging
+
+import pytest
+import torch
+from test_modeling import run_fresh
+from transformers import pipeline
+
+TEXTS = {
+    "latin": "wake me up at seven am tomorrow in new york",
+    "thai": "ตั้งนาฬิกาปลุก พรุ่งนี้",
+    "chinese": "明天北京天气",
+    "hindi": "कल मौसम नमस्ते",
+    "emoji": "😀 the weather in berlin 🌧️ tomorrow",
+    "zero_width": "the\u200bweather in\u200d boston",
+    "combining": "wake me up at se\u0301ven am",
+    "full_width": "ＡＢＣ weather in ｂｏｓｔｏｎ",
+    "mixed": "book a flight from 美国 to मौसम 😀",
+}
+
+
+@pytest.fixture(scope="module")
+def xnlu(tiny_model_dir):
+    return pipeline("xnlu", model=str(tiny_model_dir), trust_remote_code=True)
+
+
+def assert_well_formed(result, text, model_config):
+    assert set(result) == {"intent", "score", "slots"}
+    assert result["intent"] in model_config.intent_labels and 0.0 <= result["score"] <= 1.0
+    previous_end = 0
+    for slot in result["slots"]:
+        assert set(slot) == {"type", "text", "start", "end", "score"}
+        assert slot["type"] in model_config.slot_labels[1:]
+        assert 0 <= slot["start"] < slot["end"] <= len(text)
+        assert text[slot["start"] : slot["end"]] == slot["text"]
+        assert slot["text"] == slot["text"].strip() and slot["text"]
+        assert slot["start"] >= previous_end, "slots overlap or are out of order"
+        previous_end = slot["end"]
+        assert 0.0 <= slot["score"] <= 1.0
+
+
+@pytest.mark.parametrize("script", sorted(TEXTS))
+def test_offsets_are_valid_in_every_script(xnlu, script):
+    text = TEXTS[script]
+    assert_well_formed(xnlu(text), text, xnlu.model.config)
+
+
+def test_every_unit_becomes_a_slot_when_the_model_predicts_one_type(tiny_model_dir):
+    """With the slot head forced to one type everywhere, the slots must cover exactly the text units: whole words
+    in spaced scripts, sub-words in Thai/Chinese (so spans can end inside a run of characters)."""
+    xnlu = pipeline("xnlu", model=str(tiny_model_dir), trust_remote_code=True)
+    with torch.no_grad():
+        xnlu.model.slot_classifier.weight.zero_()
+        xnlu.model.slot_classifier.bias.copy_(torch.tensor([0.0, 9.0, 0.0, 0.0]))
+    # Same type everywhere: IO->BIO merges all units into one span per run of adjacent units.
+    assert [s["text"] for s in xnlu("the weather in boston")["slots"]] == ["the weather in boston"]
+    chinese = xnlu("明天北京天气")["slots"]
+    assert [(s["start"], s["end"]) for s in chinese] == [(0, 6)]
+    with torch.no_grad():
+        # Alternate types by position so every unit is its own span: shows the unit boundaries.
+        xnlu.model.slot_classifier.bias.zero_()
+    units = _unit_spans(xnlu, "明天北京天气")
+    assert units == ["明天", "北京", "天气"]
+    assert _unit_spans(xnlu, "wake me up") == ["wake", "me", "up"]
+    assert _unit_spans(xnlu, "ตั้งนาฬิกาปลุก") == ["ตั้ง", "นาฬิกา", "ปลุก"]
+    # The bare "▁" piece XLM-R puts before such words never becomes (part of) a unit.
+    assert _unit_spans(xnlu, "美国航空") == ["美国", "航空"]
+
+
+def _unit_spans(xnlu, text):
+    """Run the pipeline with a slot head that alternates two types by token position, returning the slot texts."""
+    model = xnlu.model
+    original_forward = model.slot_classifier.forward
+
+    def alternating(hidden):
+        logits = torch.zeros(*hidden.shape[:2], len(model.config.slot_labels))
+        logits[:, 0::2, 1] = 9.0
+        logits[:, 1::2, 2] = 9.0
+        return logits
+
+    model.slot_classifier.forward = alternating
+    try:
+        return [slot["text"] for slot in xnlu(text)["slots"]]
+    finally:
+        model.slot_classifier.forward = original_forward
+
+
+def test_batched_equals_one_by_one(xnlu):
+    texts = list(TEXTS.values())
+    one_by_one = [xnlu(text) for text in texts]
+    batched = xnlu(texts, batch_size=4)
+    assert len(batched) == len(texts)
+    for single, batch in zip(one_by_one, batched):
+        assert single["intent"] == batch["intent"] and single["slots"] == [
+            {**slot, "score": pytest.approx(slot["score"], abs=1e-5)} for slot in batch["slots"]
+        ]
+        assert single["score"] == pytest.approx(batch["score"], abs=1e-5)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_text_gives_well_formed_result_without_slots(xnlu, text):
+    result = xnlu(text)
+    assert result["slots"] == [] and result["intent"] in xnlu.model.config.intent_labels
+
+
+def test_long_text_is_truncated_with_warning(xnlu, caplog):
+    text = " ".join(["the weather in boston"] * 40)
+    with caplog.at_level(logging.WARNING):
+        result = xnlu(text)
+    assert "truncated" in caplog.text
+    assert_well_formed(result, text, xnlu.model.config)
+    read = max((slot["end"] for slot in result["slots"]), default=0)
+    assert read < len(text) // 2
+
+
+@pytest.mark.parametrize("bad", [3, None, b"bytes", ["ok", 5]])
+def test_non_string_input_raises_type_error(xnlu, bad):
+    with pytest.raises(TypeError, match="must be str"):
+        xnlu(bad)
+
+
+def test_pipeline_in_fresh_process_matches_local(tiny_model_dir, xnlu, tmp_path):
+    texts = [TEXTS["latin"], TEXTS["thai"], TEXTS["chinese"], TEXTS["emoji"]]
+    code = f"""
+import json
+from transformers import pipeline
+xnlu = pipeline("xnlu", model={str(tiny_model_dir)!r}, trust_remote_code=True)
+print(json.dumps({{"cls": type(xnlu).__module__, "results": xnlu({texts!r}, batch_size=2)}}))
+"""
+    result = run_fresh(code, tmp_path)
+    assert result["cls"].startswith("transformers_modules.")
+    local = xnlu(texts)
+    for remote, here in zip(result["results"], local):
+        assert remote["intent"] == here["intent"] and remote["score"] == pytest.approx(here["score"], abs=1e-5)
+        assert [(s["type"], s["start"], s["end"]) for s in remote["slots"]] == [
+            (s["type"], s["start"], s["end"]) for s in here["slots"]
+        ]

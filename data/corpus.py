@@ -1,0 +1,357 @@
+"""The corpus object every reader returns, the common example schema, and the building blocks readers share.
+
+Every reader turns its native files into examples of one schema::
+
+    {"id": str, "language": str, "words": list[str], "tags": list[str] (BIO, "O" for none), "intent": str}
+
+and translations into rows ``{"id": <id of the ENGLISH training example>, "text": <its translation>}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
+from datasets import Features, Sequence, Value
+from datasets.exceptions import DatasetGenerationError
+
+from modeling_crossaligner import bio_to_io
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "language": Value("string"),
+        "words": Sequence(Value("string")),
+        "tags": Sequence(Value("string")),
+        "intent": Value("string"),
+    }
+)
+TRANSLATION_FEATURES = Features({"id": Value("string"), "text": Value("string")})
+SPLITS = ("train", "dev", "test")
+
+
+class DataFormatError(ValueError):
+    """A data file does not hold what its format promises; the message names the file, the line and what was expected."""
+
+    def __init__(self, path: str | os.PathLike, line: int | None, message: str):
+        self.path, self.line = str(path), line
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class XNLUCorpus:
+    """Labelled data per language and split, plus the translations of the English training data.
+
+    ``labelled[lang]`` is a DatasetDict with any of the splits "train", "dev", "test" (target languages often
+    have no train split). ``translations[lang]`` has one row per English training example, in the same order
+    (row i translates English train row i) unless a reader documents otherwise; its ``id`` column holds the
+    English example's id, so pairs can always be joined by id.
+    """
+
+    name: str
+    labelled: dict[str, datasets.DatasetDict]
+    translations: dict[str, datasets.Dataset] = field(default_factory=dict)
+    source_language: str = "en"
+
+    def intent_labels(self, train_languages: Iterable[str] = ("en",)) -> list[str]:
+        """Sorted intents of the training data of ``train_languages`` (multi-label intents "a#b" stay one label)."""
+        return sorted(self._train_values(train_languages, "intent"))
+
+    def slot_labels(self, train_languages: Iterable[str] = ("en",)) -> list[str]:
+        """``["O"]`` followed by the sorted IO slot types of the training data of ``train_languages``."""
+        bio_tags = self._train_values(train_languages, "tags")
+        return ["O"] + sorted(set(bio_to_io(sorted(bio_tags))) - {"O"})
+
+    def train_examples(self, languages: Iterable[str] = ("en",)) -> datasets.Dataset:
+        """The training splits of ``languages`` in one Dataset (training without translations)."""
+        return datasets.concatenate_datasets([self.labelled[lang]["train"] for lang in languages])
+
+    def target_languages(self) -> list[str]:
+        """Languages other than the source language that have a test split, sorted."""
+        return sorted(
+            lang for lang, splits in self.labelled.items() if lang != self.source_language and "test" in splits
+        )
+
+    def _train_values(self, train_languages: Iterable[str], column: str) -> set[str]:
+        values: set[str] = set()
+        for lang in train_languages:
+            if lang not in self.labelled or "train" not in self.labelled[lang]:
+                raise ValueError(
+                    f"{self.name}: no training data for language {lang!r} "
+                    f"(languages with a train split: {sorted(l for l, s in self.labelled.items() if 'train' in s)})"
+                )
+            # Read the label column straight from Arrow: tens of thousands of rows in milliseconds.
+            array = arrow_column(self.labelled[lang]["train"], column)
+            if column == "tags":
+                array = pc.list_flatten(array)
+            values.update(pc.unique(array).to_pylist())
+        return values
+
+
+def arrow_column(dataset: datasets.Dataset, name: str) -> pa.ChunkedArray:
+    """One column as Arrow, rows as the dataset shows them (after select/shuffle): fast label statistics."""
+    return dataset.with_format("arrow")[name]
+
+
+@functools.cache
+def code_signature(function: Callable) -> str:
+    """Hash of the source files behind ``function``'s output: its module, this module and the BIO helpers.
+
+    datasets fingerprints an importable function by its name only, so without this an edited reader or
+    encoder would keep serving results cached by the old code.
+    """
+    digest = hashlib.sha256()
+    for path in sorted({inspect.getsourcefile(function), __file__, inspect.getsourcefile(bio_to_io)}):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def file_signature(paths: Iterable[str | os.PathLike]) -> str:
+    """Path, size and modification time of each file: part of a dataset's cache key, so edited files are re-read."""
+    parts = []
+    for path in paths:
+        stat = Path(path).stat()
+        parts.append(f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def cached_dataset(
+    generator: Callable[..., Iterator[dict]],
+    sources: Iterable[str | os.PathLike],
+    features: Features,
+    cache_dir: str | None = None,
+    **gen_kwargs,
+) -> datasets.Dataset:
+    """Build a Dataset from ``generator(**gen_kwargs)`` once, then reuse it from the cache.
+
+    The dataset is written to Arrow cache files under ``cache_dir`` (default: the datasets cache). Its cache key
+    hashes the generator's source, ``gen_kwargs`` and the signature of the ``sources`` files, so a second run with
+    unchanged files skips the reading, and because the result is backed by a cache file, later ``.map`` calls
+    (the encoding) are cached too. ``gen_kwargs`` must not hold lists: datasets would take them for shards.
+    """
+    sources = list(sources)
+    if not sources:
+        raise ValueError("cached_dataset needs at least one source file")
+    try:
+        return datasets.Dataset.from_generator(
+            _generate,
+            features=features,
+            cache_dir=cache_dir,
+            gen_kwargs={
+                "generator": generator,
+                "kwargs": gen_kwargs,
+                "signature": f"{file_signature(sources)}|{code_signature(generator)}",
+            },
+        )
+    except DatasetGenerationError as error:
+        # datasets wraps the reader's error in a generic one; surface the message that names file and line.
+        if isinstance(error.__cause__, DataFormatError):
+            raise error.__cause__ from None
+        raise
+
+
+def _generate(generator: Callable[..., Iterator[dict]], kwargs: dict, signature: str) -> Iterator[dict]:
+    # ``signature`` is unused here on purpose: it only enters the cache key that datasets derives from gen_kwargs.
+    yield from generator(**kwargs)
+
+
+def read_line_aligned_translations(
+    path: str | os.PathLike, english_train: datasets.Dataset, cache_dir: str | None = None
+) -> datasets.Dataset:
+    """A translation file with one line per English training example (line i translates row i), no header.
+
+    The rows get the English examples' ids (column ``id``), so that pairs can also be joined by id later.
+    """
+    lines = cached_dataset(_read_lines, [path], Features({"text": Value("string")}), cache_dir, path=str(path))
+    if len(lines) != len(english_train):
+        raise DataFormatError(
+            path,
+            None,
+            f"{len(lines)} translation lines, expected one per English training example ({len(english_train)})",
+        )
+    return datasets.concatenate_datasets([english_train.select_columns(["id"]), lines], axis=1)
+
+
+def folder_translations(
+    folders: dict[str, Path],
+    labelled: dict[str, datasets.DatasetDict],
+    filename: str,
+    source_language: str = "en",
+    cache_dir: str | None = None,
+) -> dict[str, datasets.Dataset]:
+    """Line-aligned translation files ``<language folder>/<filename>`` of every loaded target language.
+
+    The source language's own file (MTOD ships the English utterances as ``en/train.tsv``) is not a translation.
+    Translations need the English training set to align with, so none are read when it is not loaded.
+    """
+    if source_language not in labelled or "train" not in labelled[source_language]:
+        logger.info("no %s training data loaded: translations are not read", source_language)
+        return {}
+    translations = {}
+    for lang, folder in folders.items():
+        path = folder / filename
+        if lang == source_language:
+            continue
+        if path.is_file():
+            translations[lang] = read_line_aligned_translations(path, labelled[source_language]["train"], cache_dir)
+        else:
+            logger.warning("no translations for %s: %s is missing (aligned training cannot use %s)", lang, path, lang)
+    return translations
+
+
+def translations_by_id(candidates: datasets.Dataset, english_train: datasets.Dataset, language: str) -> datasets.Dataset:
+    """The rows of ``candidates`` (id, text) whose id is an English training id, in English training order.
+
+    For distributions that are parallel by id (MASSIVE, MTOP without ``train.tsv``). English examples without
+    a translation are reported here; pairing then joins by id.
+    """
+    row_of: dict[str, int] = {}
+    for row, example_id in enumerate(arrow_column(candidates, "id").to_pylist()):
+        row_of.setdefault(example_id, row)
+    english_ids = arrow_column(english_train, "id").to_pylist()
+    rows = [row_of[example_id] for example_id in english_ids if example_id in row_of]
+    if len(rows) < len(english_ids):
+        logger.warning(
+            "%d of %d English training examples have no %s example with the same id (no translation for them)",
+            len(english_ids) - len(rows), len(english_ids), language,
+        )
+    return candidates.select(rows)
+
+
+def _read_lines(path: str) -> Iterator[dict]:
+    count = 0
+    with open(path, encoding="utf-8") as handle:
+        for count, line in enumerate(handle, start=1):
+            yield {"text": line.strip()}
+    ensure_not_empty(path, count, "translations")
+
+
+def language_dirs(data_dir: str | os.PathLike, languages: Iterable[str] | None) -> dict[str, Path]:
+    """Language code (lower case) -> folder, for the per-language layouts; a requested folder that is missing is an error."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder {root} does not exist")
+    found = {child.name.lower(): child for child in sorted(root.iterdir()) if child.is_dir()}
+    if languages is None:
+        if not found:
+            raise FileNotFoundError(f"{root}: no language folders found")
+        return found
+    missing = [lang for lang in languages if lang.lower() not in found]
+    if missing:
+        raise FileNotFoundError(f"{root}: no folder for language(s) {missing}; found {sorted(found)}")
+    return {lang.lower(): found[lang.lower()] for lang in languages}
+
+
+def require_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"missing {what}: expected the file {path}")
+    return path
+
+
+def make_example(
+    path: str | os.PathLike, line: int, example_id: str, language: str, words: list[str], tags: list[str], intent: str
+) -> dict:
+    """One example of the common schema, after the checks every format needs (non-empty, one BIO tag per word)."""
+    if not words:
+        raise DataFormatError(path, line, "empty utterance: expected at least one word")
+    if len(words) != len(tags):
+        raise DataFormatError(path, line, f"{len(words)} words but {len(tags)} tags: expected one tag per word")
+    try:
+        bio_to_io(tags)
+    except ValueError as error:
+        raise DataFormatError(path, line, str(error)) from None
+    if not intent:
+        raise DataFormatError(path, line, "empty intent")
+    return {"id": example_id, "language": language, "words": words, "tags": tags, "intent": intent}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Character spans -> words and BIO tags (MTOP, MASSIVE and the project's JSON lines)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def outermost_spans(
+    spans: Iterable[tuple[str, int, int]], text: str, path: str | os.PathLike, line: int
+) -> list[tuple[str, int, int]]:
+    """Check (type, start, end) character spans against ``text`` and keep the top-level ones of nested spans.
+
+    Spans inside another span are dropped (MTOP nests slots inside slots); spans that cross without nesting
+    are malformed.
+    """
+    kept: list[tuple[str, int, int]] = []
+    for slot_type, start, end in sorted(spans, key=lambda span: (span[1], -span[2])):
+        if not slot_type or not 0 <= start < end <= len(text):
+            raise DataFormatError(
+                path, line, f"malformed span {start}:{end}:{slot_type}: expected 0 <= start < end <= {len(text)}"
+            )
+        if kept and start < kept[-1][2]:
+            if end <= kept[-1][2]:
+                continue
+            raise DataFormatError(path, line, f"span {start}:{end}:{slot_type} crosses span {kept[-1][1]}:{kept[-1][2]}")
+        kept.append((slot_type, start, end))
+    return kept
+
+
+def spans_to_bio(
+    word_offsets: list[tuple[int, int]], spans: list[tuple[str, int, int]], path: str | os.PathLike, line: int
+) -> list[str]:
+    """BIO tags of words (character offsets) from non-overlapping character spans: a word belongs to the span it overlaps."""
+    tags = ["O"] * len(word_offsets)
+    for slot_type, start, end in spans:
+        inside = [i for i, (w_start, w_end) in enumerate(word_offsets) if w_start < end and start < w_end]
+        if not inside:
+            raise DataFormatError(path, line, f"span {start}:{end}:{slot_type} covers no word")
+        tags[inside[0]] = f"B-{slot_type}"
+        for i in inside[1:]:
+            tags[i] = f"I-{slot_type}"
+    return tags
+
+
+def split_words(text: str, spans: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+    """Character offsets of the words of ``text``: whitespace-separated, and also cut at span boundaries.
+
+    Cutting at span boundaries keeps slots of unspaced scripts (Chinese, Japanese, Thai) as words of their own.
+    """
+    cuts = {boundary for _, start, end in spans for boundary in (start, end)}
+    offsets, start = [], None
+    for i, char in enumerate(text + " "):
+        if start is not None and (char.isspace() or i in cuts):
+            offsets.append((start, i))
+            start = None
+        if start is None and not char.isspace():
+            start = i
+    return offsets
+
+
+def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of a JSON-lines file."""
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                raise DataFormatError(path, line_number, f"not JSON ({error}): expected one JSON object per line") from None
+            if not isinstance(record, dict):
+                raise DataFormatError(path, line_number, "expected a JSON object")
+            yield line_number, record
+
+
+def ensure_not_empty(path: str | os.PathLike, count: int, what: str = "examples") -> None:
+    """An empty file is a mistake (wrong path, truncated download), never a valid split."""
+    if count == 0:
+        raise DataFormatError(path, None, f"empty file: expected at least one line of {what}")

@@ -1,0 +1,111 @@
+"""The project's own JSON-lines format, for users' data (specified in FORMATS.md).
+
+    <data_dir>/<lang>/train.jsonl, dev.jsonl, test.jsonl   labelled examples, any split may be absent
+    <data_dir>/<lang>/translations.jsonl                   {"id": <English train id>, "text": <translation>}
+
+A labelled line is either ``{"words": [...], "tags": [BIO per word], "intent": ...}`` or
+``{"text": "...", "spans": [{"start": s, "end": e, "type": t}, ...], "intent": ...}`` (character offsets, end
+exclusive; nested spans keep the outermost); ``tags``/``spans`` may be omitted for an utterance without slots,
+and ``id`` is optional (default ``<lang>-<split>-<index>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from datasets import DatasetDict
+
+from .corpus import (
+    EXAMPLE_FEATURES,
+    SPLITS,
+    TRANSLATION_FEATURES,
+    DataFormatError,
+    XNLUCorpus,
+    cached_dataset,
+    ensure_not_empty,
+    json_lines,
+    language_dirs,
+    make_example,
+    outermost_spans,
+    spans_to_bio,
+    split_words,
+    translations_by_id,
+)
+
+TRANSLATION_FILE = "translations.jsonl"
+
+
+def load_jsonl(data_dir: str | Path, languages: list[str] | None = None, cache_dir: str | None = None) -> XNLUCorpus:
+    folders = language_dirs(data_dir, languages)
+    labelled = {}
+    for lang, folder in folders.items():
+        paths = {split: folder / f"{split}.jsonl" for split in SPLITS if (folder / f"{split}.jsonl").is_file()}
+        if not paths:
+            raise FileNotFoundError(f"{folder}: no labelled data: expected train.jsonl, dev.jsonl and/or test.jsonl")
+        labelled[lang] = DatasetDict(
+            {
+                split: cached_dataset(read_labelled, [path], EXAMPLE_FEATURES, cache_dir, path=str(path), language=lang, split=split)
+                for split, path in paths.items()
+            }
+        )
+    translations = {}
+    if "en" in labelled and "train" in labelled["en"]:
+        for lang, folder in folders.items():
+            path = folder / TRANSLATION_FILE
+            if lang != "en" and path.is_file():
+                candidates = cached_dataset(read_translations, [path], TRANSLATION_FEATURES, cache_dir, path=str(path))
+                translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
+    return XNLUCorpus("jsonl", labelled, translations)
+
+
+def read_labelled(path: str, language: str, split: str) -> Iterator[dict]:
+    count = 0
+    for line_number, record in json_lines(path):
+        if "words" in record and "text" in record:
+            raise DataFormatError(path, line_number, "both 'words' and 'text': expected one of them")
+        if "words" in record:
+            if "spans" in record:
+                raise DataFormatError(path, line_number, "'spans' go with 'text': with 'words' give BIO 'tags'")
+            words = _strings(record, "words", path, line_number)
+            tags = _strings(record, "tags", path, line_number) if "tags" in record else ["O"] * len(words)
+        elif "text" in record:
+            if "tags" in record:
+                raise DataFormatError(path, line_number, "'tags' go with 'words': with 'text' give character 'spans'")
+            text = record["text"]
+            spans = outermost_spans(_spans(record.get("spans", []), path, line_number), text, path, line_number)
+            offsets = split_words(text, spans)
+            words = [text[start:end] for start, end in offsets]
+            tags = spans_to_bio(offsets, spans, path, line_number)
+        else:
+            raise DataFormatError(path, line_number, "no utterance: expected 'words' (with 'tags') or 'text' (with 'spans')")
+        example_id = str(record.get("id", f"{language}-{split}-{count}"))
+        yield make_example(path, line_number, example_id, language, words, tags, str(record.get("intent", "")))
+        count += 1
+    ensure_not_empty(path, count)
+
+
+def read_translations(path: str) -> Iterator[dict]:
+    count = 0
+    for line_number, record in json_lines(path):
+        if not isinstance(record.get("id"), (str, int)) or not isinstance(record.get("text"), str):
+            raise DataFormatError(path, line_number, "expected {\"id\": <English training id>, \"text\": <translation>}")
+        yield {"id": str(record["id"]), "text": record["text"]}
+        count += 1
+    ensure_not_empty(path, count, "translations")
+
+
+def _strings(record: dict, key: str, path: str, line_number: int) -> list[str]:
+    value = record[key]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise DataFormatError(path, line_number, f"'{key}' must be a list of strings")
+    return value
+
+
+def _spans(spans, path: str, line_number: int) -> list[tuple[str, int, int]]:
+    try:
+        return [(str(span["type"]), int(span["start"]), int(span["end"])) for span in spans]
+    except (KeyError, TypeError, ValueError):
+        raise DataFormatError(
+            path, line_number, "malformed 'spans': expected a list of {\"start\": int, \"end\": int, \"type\": str}"
+        ) from None

@@ -1,0 +1,136 @@
+"""MASSIVE (FitzGerald et al. 2022): one JSON-lines file per locale, ``<data_dir>/<locale>.jsonl``.
+
+Each line has at least ``id``, ``locale``, ``partition`` (train, dev or test: the split), ``intent``, ``utt``
+and ``annot_utt``, where slots are bracketed: ``wake me up at [time : nine am]``. Words are the
+whitespace-separated tokens of the utterance, also cut at slot boundaries, so that slots of unspaced scripts
+(Chinese, Japanese, Thai) are words of their own.
+
+Locales map to language codes (``de-DE`` -> ``de``) unless two locales share a language (``zh-CN``,
+``zh-TW``), which then keep their lower-cased locale (``zh-cn``). ``languages`` may name either form.
+The same id in two locales is a translation pair: the translations of English are the target-locale
+utterances whose id is an English training id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from datasets import DatasetDict
+
+from .corpus import (
+    EXAMPLE_FEATURES,
+    SPLITS,
+    TRANSLATION_FEATURES,
+    DataFormatError,
+    XNLUCorpus,
+    cached_dataset,
+    ensure_not_empty,
+    json_lines,
+    make_example,
+    outermost_spans,
+    spans_to_bio,
+    split_words,
+    translations_by_id,
+)
+
+SLOT = re.compile(r"\[([^\[\]:]+):([^\[\]]*)\]")  # [type : value]; a value may hold ":" (10:30), never brackets
+FIELDS = ("id", "partition", "intent", "utt", "annot_utt")
+
+
+def load_massive(
+    data_dir: str | Path, languages: list[str] | None = None, cache_dir: str | None = None
+) -> XNLUCorpus:
+    files = _locale_files(Path(data_dir), languages)
+    labelled = {
+        lang: DatasetDict(
+            {
+                split: cached_dataset(read_massive, [path], EXAMPLE_FEATURES, cache_dir, path=str(path), language=lang, split=split)
+                for split in SPLITS
+            }
+        )
+        for lang, path in files.items()
+    }
+    translations = {}
+    if "en" in labelled:
+        for lang, path in files.items():
+            if lang != "en":
+                candidates = cached_dataset(read_massive_utterances, [path], TRANSLATION_FEATURES, cache_dir, path=str(path))
+                translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
+    return XNLUCorpus("massive", labelled, translations)
+
+
+def read_massive(path: str, language: str, split: str) -> Iterator[dict]:
+    """Examples of one partition of a locale file, in file order."""
+    count = 0
+    for line_number, record in _records(path):
+        if record["partition"] == split:
+            count += 1
+            text, spans = parse_annotation(record["annot_utt"], path, line_number)
+            offsets = split_words(text, spans)
+            words = [text[start:end] for start, end in offsets]
+            tags = spans_to_bio(offsets, spans, path, line_number)
+            yield make_example(path, line_number, str(record["id"]), language, words, tags, record["intent"])
+    if count == 0:
+        raise DataFormatError(path, None, f"no examples in partition {split!r}: expected train, dev and test partitions")
+
+
+def read_massive_utterances(path: str) -> Iterator[dict]:
+    for _, record in _records(path):
+        yield {"id": str(record["id"]), "text": record["utt"]}
+
+
+def parse_annotation(annotated: str, path: str, line_number: int) -> tuple[str, list[tuple[str, int, int]]]:
+    """Plain text and (type, start, end) character spans of a MASSIVE ``annot_utt``."""
+    text, spans, position = [], [], 0
+    length = 0
+    for match in SLOT.finditer(annotated):
+        before = annotated[position : match.start()]
+        value = match.group(2).strip()
+        text.append(before + value)
+        length += len(before)
+        spans.append((match.group(1).strip(), length, length + len(value)))
+        length += len(value)
+        position = match.end()
+    text.append(annotated[position:])
+    plain = "".join(text)
+    if "[" in plain or "]" in plain:
+        raise DataFormatError(path, line_number, f"malformed annot_utt {annotated!r}: expected slots as [type : value]")
+    return plain, outermost_spans(spans, plain, path, line_number)
+
+
+def _records(path: str) -> Iterator[tuple[int, dict]]:
+    count = 0
+    for line_number, record in json_lines(path):
+        missing = [name for name in FIELDS if name not in record]
+        if missing:
+            raise DataFormatError(path, line_number, f"missing field(s) {missing}: expected {list(FIELDS)}")
+        if record["partition"] not in SPLITS:
+            raise DataFormatError(path, line_number, f"partition {record['partition']!r}: expected one of {list(SPLITS)}")
+        count += 1
+        yield line_number, record
+    ensure_not_empty(path, count)
+
+
+def _locale_files(root: Path, languages: list[str] | None) -> dict[str, Path]:
+    """Language code -> locale file, for the requested languages (codes or locales) or all."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder {root} does not exist")
+    locales = sorted(path.stem for path in root.glob("*.jsonl"))
+    if not locales:
+        raise FileNotFoundError(f"{root}: no MASSIVE locale files (<locale>.jsonl) found")
+    shared = Counter(locale.split("-")[0].lower() for locale in locales)
+    code = {
+        locale: locale.split("-")[0].lower() if shared[locale.split("-")[0].lower()] == 1 else locale.lower()
+        for locale in locales
+    }
+    files = {code[locale]: root / f"{locale}.jsonl" for locale in locales}
+    if languages is None:
+        return files
+    by_name = {**{locale.lower(): code[locale] for locale in locales}, **{c: c for c in files}}
+    missing = [lang for lang in languages if lang.lower() not in by_name]
+    if missing:
+        raise FileNotFoundError(f"{root}: no locale file for language(s) {missing}; found {sorted(files)}")
+    return {by_name[lang.lower()]: files[by_name[lang.lower()]] for lang in languages}

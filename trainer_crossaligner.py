@@ -1,0 +1,541 @@
+# Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
+"""Training of CrossAligner XNLU: a `Trainer` that adds the zero-shot alignment losses and their CoV weights.
+
+- `CrossAlignerTrainingArguments`: `TrainingArguments` plus `alignment`, `weighting` and `head_learning_rate`.
+- `CrossAlignerTrainer`: main losses (intent + slot) on the labelled English batch, plus each selected alignment loss
+  on the (English, translation) pairs, weighted by `sum` (1 each) or `cov` (Coefficient of Variation); every loss and
+  weight is logged; `evaluate` / `evaluate_languages` report the paper's per-language scores.
+- `XNLUDataCollator`: dynamic padding of both sides of a pair.
+- The alignment losses on plain tensors: `crossaligner_loss`, `xeroalign_loss`, `contrastive_loss`,
+  `translate_intent_loss`; the weighting: `CoVWeighting`.
+
+Definitions: SPEC.md "Losses" and the paper's Algorithms 1-3 and equations 1-3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from modeling_crossaligner import IGNORE_INDEX, OUTSIDE, io_to_bio
+from xnlu_evaluation import mean_over_languages, score_language
+
+ALIGNMENTS = ("crossaligner", "xeroalign", "contrastive", "translate_intent")
+WEIGHTINGS = ("cov", "sum")
+MAIN_LOSSES = ("intent_loss", "slot_loss")
+COV_STATE_NAME = "cov_state.json"
+
+# Collated columns. Per-token columns with their padding value (None: the tokenizer's pad id), English side and
+# translation side (each padded on its own); per-example columns with their dtype. Everything else is metadata.
+_TOKEN_COLUMNS = {"input_ids": None, "attention_mask": 0, "slot_labels": IGNORE_INDEX}
+_TRANSLATION_TOKEN_COLUMNS = {"translation_input_ids": None, "translation_attention_mask": 0}
+_EXAMPLE_COLUMNS = {"intent_labels": torch.long, "crossaligner_targets": torch.float}
+_MODEL_INPUTS = ("input_ids", "attention_mask", "intent_labels", "slot_labels")
+_PARALLEL_COLUMNS = {
+    "crossaligner": ("translation_input_ids", "translation_attention_mask", "crossaligner_targets"),
+    "xeroalign": ("translation_input_ids", "translation_attention_mask"),
+    "contrastive": ("translation_input_ids", "translation_attention_mask"),
+    "translate_intent": ("translation_input_ids", "translation_attention_mask"),
+}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Arguments
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def parse_alignment(alignment: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """Normalise an alignment choice to a list in canonical order: a list of names, a comma-separated string, or
+    "none" / empty for the Zero-Shot baseline. Unknown names raise ValueError listing the valid ones."""
+    if alignment is None:
+        return []
+    names = alignment.split(",") if isinstance(alignment, str) else list(alignment)
+    names = [name.strip().lower() for part in names for name in part.split(",") if name.strip()]
+    if "none" in names:
+        if len(names) > 1:
+            raise ValueError(f"alignment 'none' (Zero-Shot) cannot be combined with others, got {names}")
+        return []
+    unknown = sorted(set(names) - set(ALIGNMENTS))
+    if unknown:
+        raise ValueError(f"unknown alignment {unknown}; valid: {', '.join(ALIGNMENTS)} (or 'none' for Zero-Shot)")
+    return [name for name in ALIGNMENTS if name in names]
+
+
+@dataclass
+class CrossAlignerTrainingArguments(TrainingArguments):
+    """`TrainingArguments` plus the zero-shot alignment settings (saved with every run, like all arguments)."""
+
+    alignment: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": f"Alignment losses on the (English, translation) pairs: any of {', '.join(ALIGNMENTS)}; "
+            "several are combined; 'none' (the default) is the Zero-Shot baseline."
+        },
+    )
+    weighting: str = field(
+        default="cov",
+        metadata={
+            "help": "Weights of the alignment losses: 'cov' (Coefficient of Variation, adaptive) or 'sum' (1 each). "
+            "The main losses always have weight 1.",
+            "choices": list(WEIGHTINGS),
+        },
+    )
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Learning rate of the new parameters (pooler, intent, slot and CrossAligner heads); defaults to "
+            "learning_rate. Encoders pre-trained for mean pooling need much larger head rates (SPEC 'Training recipe')."
+        },
+    )
+
+    def __post_init__(self):
+        self.alignment = parse_alignment(self.alignment)
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown weighting {self.weighting!r}; valid: {', '.join(WEIGHTINGS)}")
+        if self.head_learning_rate is not None and self.head_learning_rate < 0:
+            raise ValueError(f"head_learning_rate must be >= 0, got {self.head_learning_rate}")
+        super().__post_init__()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Alignment losses (SPEC "Losses"), on tensors
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def crossaligner_loss(
+    english_logits: torch.Tensor, translation_logits: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """CrossAligner (Algorithm 1, lines 21-31): BCE-with-logits of the CA head's (batch, num_slot_labels) presence
+    logits against the multi-hot English slot labels, for the English utterance plus for its translation."""
+    targets = targets.to(english_logits.dtype)
+    return F.binary_cross_entropy_with_logits(english_logits, targets) + F.binary_cross_entropy_with_logits(
+        translation_logits, targets
+    )
+
+
+def xeroalign_loss(english_pooled: torch.Tensor, translation_pooled: torch.Tensor) -> torch.Tensor:
+    """XeroAlignIO: mean squared error between the pooled `<s>` vectors of English and translation."""
+    return F.mse_loss(english_pooled, translation_pooled)
+
+
+def contrastive_loss(english_pooled: torch.Tensor, translation_pooled: torch.Tensor) -> torch.Tensor:
+    """Contrastive (equation 1, Algorithm 2): cross-entropy over the (English x translation) cosine-similarity matrix
+    of the batch, each English utterance's own translation being its target; no temperature (as released)."""
+    similarity = F.normalize(english_pooled, dim=-1) @ F.normalize(translation_pooled, dim=-1).T
+    return F.cross_entropy(similarity, torch.arange(similarity.shape[0], device=similarity.device))
+
+
+def translate_intent_loss(translation_intent_logits: torch.Tensor, intent_labels: torch.Tensor) -> torch.Tensor:
+    """Translate-Intent (Algorithm 3): intent cross-entropy of the IC head on the translation, English labels."""
+    return F.cross_entropy(translation_intent_logits, intent_labels, ignore_index=IGNORE_INDEX)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# CoV weighting
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class CoVWeighting:
+    """Coefficient-of-Variation loss weights (Groenendijk et al. 2021, without the final normalisation; paper eq. 3).
+
+    Per loss, with L_t its value at optimisation step t: ratio r_t = L_t / (mean(L_1..L_{t-1}) + eps), r_1 = 1;
+    weight w_t = std(r_1..r_{t-1}) / mean(r_1..r_{t-1}) (population std), so w_1 = 1 and w_2 = 0. `weights()` gives
+    w_t from the statistics before step t; `update()` then adds step t (Welford running means and variance).
+    """
+
+    def __init__(self, names: list[str], eps: float = 1e-8):
+        self.names = list(names)
+        self.eps = eps
+        self.steps = 0
+        self.loss_mean = dict.fromkeys(self.names, 0.0)
+        self.ratio_mean = dict.fromkeys(self.names, 0.0)
+        self.ratio_m2 = dict.fromkeys(self.names, 0.0)
+
+    def weights(self) -> dict[str, float]:
+        if self.steps == 0:
+            return dict.fromkeys(self.names, 1.0)
+        return {
+            name: math.sqrt(self.ratio_m2[name] / self.steps) / self.ratio_mean[name] if self.ratio_mean[name] else 0.0
+            for name in self.names
+        }
+
+    def update(self, losses: Mapping[str, float]) -> None:
+        """Add one optimisation step's (detached, process-averaged) loss values."""
+        for name in self.names:
+            value = float(losses[name])
+            ratio = 1.0 if self.steps == 0 else value / (self.loss_mean[name] + self.eps)
+            count = self.steps + 1
+            self.loss_mean[name] += (value - self.loss_mean[name]) / count
+            delta = ratio - self.ratio_mean[name]
+            self.ratio_mean[name] += delta / count
+            self.ratio_m2[name] += delta * (ratio - self.ratio_mean[name])
+        self.steps += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "names": self.names,
+            "eps": self.eps,
+            "steps": self.steps,
+            "loss_mean": self.loss_mean,
+            "ratio_mean": self.ratio_mean,
+            "ratio_m2": self.ratio_m2,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if list(state["names"]) != self.names:
+            raise ValueError(f"CoV state is for losses {state['names']}, this run weights {self.names}")
+        self.eps = state["eps"]
+        self.steps = state["steps"]
+        self.loss_mean, self.ratio_mean, self.ratio_m2 = (
+            dict(state[key]) for key in ("loss_mean", "ratio_mean", "ratio_m2")
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Collator
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class XNLUDataCollator:
+    """Batches encoded XNLU examples (data/encoding.py columns): pads the English side and, when present, the
+    translation side each to its own longest sequence (pad id from the tokenizer, 0 attention, -100 slot labels) and
+    drops the metadata columns (id, language, words, tags, intent, word_token_index)."""
+
+    tokenizer: PreTrainedTokenizerBase
+    pad_to_multiple_of: int | None = None
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = {}
+        for columns in (_TOKEN_COLUMNS, _TRANSLATION_TOKEN_COLUMNS):
+            present = [name for name in columns if name in features[0]]
+            if not present:
+                continue
+            length = max(len(feature[present[0]]) for feature in features)
+            if self.pad_to_multiple_of:
+                length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+            for name in present:
+                pad = self.tokenizer.pad_token_id if columns[name] is None else columns[name]
+                batch[name] = torch.tensor(
+                    [list(feature[name]) + [pad] * (length - len(feature[name])) for feature in features],
+                    dtype=torch.long,
+                )
+        for name, dtype in _EXAMPLE_COLUMNS.items():
+            if name in features[0]:
+                batch[name] = torch.tensor([feature[name] for feature in features], dtype=dtype)
+        return batch
+
+
+def _pad_columns(tensor: torch.Tensor, length: int, value: int) -> torch.Tensor:
+    return F.pad(tensor, (0, length - tensor.shape[1]), value=value)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Trainer
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PairOutputs:
+    """Model outputs of a batch of pairs, English rows first (`[:batch_size]`), translation rows after."""
+
+    outputs: Any  # JointXNLUOutput; its intent_loss / slot_loss are those of the English rows only
+    attention_mask: torch.Tensor
+    batch_size: int
+
+
+class CrossAlignerTrainer(Trainer):
+    """`Trainer` for `XLMRobertaForJointXNLU` with the CrossAligner & Co zero-shot alignment losses.
+
+    Training batches are (English labelled example, machine translation) pairs from `data` (columns
+    `translation_input_ids`, `translation_attention_mask`, `crossaligner_targets`); the loss is
+    L_ic + L_ec + sum_a w_a L_a over the selected alignments a (paper eq. 2). Logs carry `intent_loss`, `slot_loss`
+    and `<alignment>_loss` / `<alignment>_weight` for each selected alignment. With `weighting="cov"` the weights'
+    statistics are part of the training state (`cov_state.json` in every checkpoint).
+    """
+
+    # compute_loss returns per-batch means: Trainer divides them by the gradient accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, model=None, args: CrossAlignerTrainingArguments | None = None, data_collator=None,
+                 processing_class=None, **kwargs):
+        if not isinstance(args, CrossAlignerTrainingArguments):
+            raise TypeError(f"args must be CrossAlignerTrainingArguments, got {type(args).__name__}")
+        # The pair and label columns are not arguments of model.forward: Trainer must not drop them; the collator
+        # drops the metadata columns instead.
+        args.remove_unused_columns = False
+        if "crossaligner" in args.alignment and args.ddp_find_unused_parameters is None:
+            # The CA head runs outside model.forward (on its slot logits). DDP's unused-parameter search would mark it
+            # unused at the end of forward and then fail when its gradient arrives; with CrossAligner every
+            # parameter is used, so the search is not needed.
+            args.ddp_find_unused_parameters = False
+        if data_collator is None:
+            if processing_class is None:
+                raise ValueError("pass processing_class (the tokenizer, for its pad id) or a data_collator")
+            data_collator = XNLUDataCollator(processing_class)
+        super().__init__(model=model, args=args, data_collator=data_collator, processing_class=processing_class,
+                         **kwargs)
+        self._reset_loss_tracking()
+
+    # ---- training state -------------------------------------------------------------------------------------------
+
+    @property
+    def loss_names(self) -> list[str]:
+        return [*MAIN_LOSSES, *(f"{name}_loss" for name in self.args.alignment)]
+
+    def _reset_loss_tracking(self) -> None:
+        self.cov = CoVWeighting(list(self.args.alignment)) if self.args.weighting == "cov" else None
+        # Sum over the micro-batches of the current optimisation step of each loss in `loss_names`.
+        self._step_loss_sum = torch.zeros(len(self.loss_names), dtype=torch.float64)
+        self._step_micro_batches = 0
+        # Sum over the optimisation steps since the last log of [process-averaged losses..., weights...].
+        self._logged_sum = torch.zeros(len(self.loss_names) + len(self.args.alignment), dtype=torch.float64)
+        self._logged_steps = 0
+
+    def alignment_weights(self) -> dict[str, float]:
+        """Weights of the alignment losses for the current optimisation step."""
+        return self.cov.weights() if self.cov is not None else dict.fromkeys(self.args.alignment, 1.0)
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs):
+        self._check_parallel_data()
+        # A new run starts new CoV statistics; resuming reloads them in _load_from_checkpoint.
+        self._reset_loss_tracking()
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+
+    def _check_parallel_data(self) -> None:
+        columns = getattr(self.train_dataset, "column_names", None)
+        if not self.args.alignment or columns is None:
+            return
+        missing = sorted({column for name in self.args.alignment for column in _PARALLEL_COLUMNS[name]} - set(columns))
+        if missing:
+            raise ValueError(
+                f"alignment {self.args.alignment} needs parallel data, but the train dataset has no {missing} "
+                f"columns (it has {columns}). Encode the training pairs with their translations (data/encoding.py), "
+                "or train with alignment 'none' (Zero-Shot)."
+            )
+
+    def _save_checkpoint(self, model, trial) -> None:
+        if self.cov is not None and self.args.should_save:
+            # Written before the rest of the checkpoint so that a pushed or rotated checkpoint always includes it.
+            checkpoint = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            folder = os.path.join(self._get_output_dir(trial=trial), checkpoint)
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, COV_STATE_NAME), "w") as file:
+                json.dump(self.cov.state_dict(), file, indent=2)
+        super()._save_checkpoint(model, trial)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        if self.cov is None:
+            return
+        path = os.path.join(resume_from_checkpoint, COV_STATE_NAME)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} is missing: cannot resume CoV weighting from {resume_from_checkpoint}")
+        with open(path) as file:
+            self.cov.load_state_dict(json.load(file))
+
+    # ---- losses ---------------------------------------------------------------------------------------------------
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """L_ic + L_ec on the English batch + the weighted alignment losses on the pairs (training only; evaluation
+        computes the main losses of a plain labelled batch)."""
+        if not (model.training and self.args.alignment):
+            outputs = model(**{name: inputs[name] for name in _MODEL_INPUTS if name in inputs})
+            if model.training:
+                self._track_losses([outputs.intent_loss, outputs.slot_loss], {})
+            return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+        pairs = self.encode_pairs(model, inputs)
+        alignment_losses = [self._alignment_loss(name, model, pairs, inputs) for name in self.args.alignment]
+        weights = self.alignment_weights()
+        loss = pairs.outputs.loss + sum(weights[name] * value for name, value in zip(self.args.alignment,
+                                                                                       alignment_losses))
+        self._track_losses([pairs.outputs.intent_loss, pairs.outputs.slot_loss, *alignment_losses], weights)
+        return (loss, pairs.outputs) if return_outputs else loss
+
+    def encode_pairs(self, model, inputs: dict[str, torch.Tensor]) -> PairOutputs:
+        """English and translation through the model in ONE call (batch concatenated, padded to the longer side):
+        on CPU a step took 2.01-2.05x Zero-Shot's this way against 2.09-2.10x with two calls at 1 thread, and
+        1.84-1.88x against 1.84-1.85x at 2 threads (benchmarks/train_step_speed.py --compare-calls): as fast or
+        faster, and one forward per backward is what DDP expects.
+        The translation rows get label -100, so the model's intent/slot losses are exactly the English rows'."""
+        english_ids, translation_ids = inputs["input_ids"], inputs["translation_input_ids"]
+        length = max(english_ids.shape[1], translation_ids.shape[1])
+        pad_id = self.accelerator.unwrap_model(model).config.pad_token_id
+
+        def both(english: torch.Tensor, translation: torch.Tensor, value: int) -> torch.Tensor:
+            return torch.cat([_pad_columns(english, length, value), _pad_columns(translation, length, value)])
+
+        attention_mask = both(inputs["attention_mask"], inputs["translation_attention_mask"], 0)
+        outputs = model(
+            input_ids=both(english_ids, translation_ids, pad_id),
+            attention_mask=attention_mask,
+            intent_labels=torch.cat([inputs["intent_labels"], torch.full_like(inputs["intent_labels"], IGNORE_INDEX)]),
+            slot_labels=both(inputs["slot_labels"], torch.full_like(translation_ids, IGNORE_INDEX), IGNORE_INDEX),
+        )
+        return PairOutputs(outputs=outputs, attention_mask=attention_mask, batch_size=english_ids.shape[0])
+
+    def _alignment_loss(self, name: str, model, pairs: PairOutputs, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        outputs, size = pairs.outputs, pairs.batch_size
+        if name == "crossaligner":
+            presence = self.accelerator.unwrap_model(model).crossaligner_logits(outputs.slot_logits,
+                                                                                 pairs.attention_mask)
+            return crossaligner_loss(presence[:size], presence[size:], inputs["crossaligner_targets"])
+        if name == "xeroalign":
+            return xeroalign_loss(outputs.pooled_output[:size], outputs.pooled_output[size:])
+        if name == "contrastive":
+            return contrastive_loss(outputs.pooled_output[:size], outputs.pooled_output[size:])
+        return translate_intent_loss(outputs.intent_logits[size:], inputs["intent_labels"])
+
+    def _track_losses(self, losses: list[torch.Tensor], weights: dict[str, float]) -> None:
+        """Stop on a non-finite loss; at the end of each optimisation step, average the step's micro-batch values
+        over processes, feed the alignment losses to CoV and keep the values for the next log."""
+        values = torch.stack([loss.detach().float() for loss in losses]).cpu().double()
+        finite = torch.isfinite(values)
+        if not finite.all():
+            bad = ", ".join(f"{name}={value}" for name, value, ok in zip(self.loss_names, values.tolist(), finite)
+                            if not ok)
+            # Raised before backward and before the optimiser step, so no checkpoint is written after it.
+            raise FloatingPointError(f"non-finite loss at training step {self.state.global_step + 1}: {bad}")
+        self._step_loss_sum += values
+        self._step_micro_batches += 1
+        if not self.accelerator.sync_gradients:
+            return
+        step_values = self.reduce_across_processes(self._step_loss_sum / self._step_micro_batches)
+        self._step_loss_sum.zero_()
+        self._step_micro_batches = 0
+        if self.cov is not None:
+            self.cov.update(dict(zip(self.args.alignment, step_values[len(MAIN_LOSSES):].tolist())))
+        used_weights = torch.tensor([weights[name] for name in self.args.alignment], dtype=torch.float64)
+        self._logged_sum += torch.cat([step_values, used_weights])
+        self._logged_steps += 1
+
+    def reduce_across_processes(self, values: torch.Tensor) -> torch.Tensor:
+        """Mean over processes of one optimisation step's loss values, so that CoV uses the same weights on every
+        process (and logs show the whole batch's losses, as Trainer's `loss` does)."""
+        if self.accelerator.num_processes == 1:
+            return values
+        reduced = self.accelerator.reduce(values.to(self.accelerator.device, torch.float32), reduction="mean")
+        return reduced.cpu().double()
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        # Training log entries (those with Trainer's `loss`) get each loss and weight, averaged over the optimisation
+        # steps since the last log like `loss` is; evaluation and summary entries are left as they are.
+        if "loss" in logs and self._logged_steps:
+            names = [*self.loss_names, *(f"{name}_weight" for name in self.args.alignment)]
+            logs.update(zip(names, (self._logged_sum / self._logged_steps).tolist()))
+            self._logged_sum.zero_()
+            self._logged_steps = 0
+        super().log(logs, start_time)
+
+    # ---- optimiser ------------------------------------------------------------------------------------------------
+
+    def create_optimizer(self, model=None):
+        """Trainer's optimizer, with the new parameters (pooler and heads: everything outside the encoder's
+        embeddings and layers) in parameter groups of their own at `head_learning_rate`."""
+        optimizer = super().create_optimizer(model)
+        if self.args.head_learning_rate is None or self.args.head_learning_rate == self.args.learning_rate:
+            return optimizer
+        opt_model = self.model if model is None else model
+        head_ids = {
+            id(parameter)
+            for name, parameter in opt_model.named_parameters()
+            if not name.startswith("roberta.") or name.startswith("roberta.pooler.")
+        }
+        groups = []
+        for group in optimizer.param_groups:
+            for is_head in (False, True):
+                params = [p for p in group["params"] if (id(p) in head_ids) == is_head]
+                if params:
+                    lr = self.args.head_learning_rate if is_head else group["lr"]
+                    groups.append({**group, "params": params, "lr": lr})
+        # Regrouping is safe here: the optimiser has taken no step yet, so it holds no per-parameter state.
+        optimizer.param_groups[:] = groups
+        return optimizer
+
+    # ---- evaluation -----------------------------------------------------------------------------------------------
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        """The paper's scores on labelled dev sets, so that `eval_strategy` and `metric_for_best_model="overall"`
+        work: `eval_dataset` (default: the Trainer's) is one encoded labelled Dataset or a dict language -> Dataset.
+        Returns the flat metrics `evaluate_languages` logs."""
+        eval_dataset = self.eval_dataset if eval_dataset is None else eval_dataset
+        if eval_dataset is None:
+            raise ValueError("evaluate needs an eval_dataset")
+        if not isinstance(eval_dataset, Mapping):
+            languages = eval_dataset.unique("language") if "language" in eval_dataset.column_names else []
+            eval_dataset = {languages[0] if len(languages) == 1 else "all": eval_dataset}
+        by_language, mean, _ = self.evaluate_languages(eval_dataset, metric_key_prefix, ignore_keys=ignore_keys)
+        metrics = flatten_metrics(by_language, mean, metric_key_prefix)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def evaluate_languages(
+        self,
+        test_sets: Mapping[str, Any],
+        metric_key_prefix: str = "test",
+        gold_scheme: str = "bio",
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, list[dict[str, Any]]]]:
+        """Predict and score each language's encoded labelled set (columns of data/encoding.py), and log the scores
+        as `<prefix>_<metric>` (MEAN over languages) and `<prefix>_<language>_<metric>` (metrics: accuracy, f1,
+        exact_match, overall, loss, num_examples).
+
+        Token predictions go back to words through `word_token_index` (a truncated word, -1, is predicted `O`),
+        BIO is restored with `io_to_bio` and scored against the original gold BIO `tags` (`gold_scheme="io"`:
+        IO-collapsed gold, as the paper's code did). Returns (metrics per language, MEAN over languages,
+        predictions per language: dicts with id, intent, tags).
+        """
+        config = self.accelerator.unwrap_model(self.model).config
+        ignore_keys = [*(ignore_keys or []), "intent_loss", "slot_loss", "pooled_output", "hidden_states", "attentions"]
+        by_language, predictions = {}, {}
+        for language, dataset in test_sets.items():
+            output = self.evaluation_loop(
+                self.get_test_dataloader(dataset),
+                description=f"Evaluation ({language})",
+                prediction_loss_only=False,
+                ignore_keys=ignore_keys,
+                metric_key_prefix=metric_key_prefix,
+            )
+            intent_logits, slot_logits = output.predictions
+            intent_ids = np.asarray(intent_logits).argmax(-1)
+            slot_ids = np.asarray(slot_logits).argmax(-1)
+            language_predictions = []
+            for row, (example_id, token_index) in enumerate(zip(dataset["id"], dataset["word_token_index"])):
+                io_tags = [OUTSIDE if index < 0 else config.slot_labels[slot_ids[row, index]] for index in token_index]
+                language_predictions.append(
+                    {"id": example_id, "intent": config.intent_labels[intent_ids[row]], "tags": io_to_bio(io_tags)}
+                )
+            scores = score_language(
+                dataset["intent"],
+                [prediction["intent"] for prediction in language_predictions],
+                dataset["tags"],
+                [prediction["tags"] for prediction in language_predictions],
+                gold_scheme=gold_scheme,
+            )
+            loss = output.metrics.get(f"{metric_key_prefix}_loss")
+            by_language[language] = {**scores, **({"loss": loss} if loss is not None else {})}
+            predictions[language] = language_predictions
+        mean = mean_over_languages(by_language)
+        self.log(flatten_metrics(by_language, mean, metric_key_prefix))
+        return by_language, mean, predictions
+
+
+def flatten_metrics(
+    by_language: Mapping[str, Mapping[str, float]], mean: Mapping[str, float], prefix: str
+) -> dict[str, float]:
+    """`{prefix}_{metric}` for the MEAN over languages and `{prefix}_{language}_{metric}` for each language."""
+    metrics = {f"{prefix}_{name}": value for name, value in mean.items()}
+    for language, scores in by_language.items():
+        metrics.update({f"{prefix}_{language}_{name}": value for name, value in scores.items()})
+    return metrics

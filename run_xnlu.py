@@ -99,7 +99,12 @@ class ScriptArguments:
         default=True, metadata={"help": "Keep the word embeddings fixed: no loss measured, 1.65x faster and half the "
                                 "memory on CPU with the embedded encoder."},
     )
-    max_train_samples: int | None = field(default=None, metadata={"help": "Use the first N training examples (pairs)."})
+    max_train_samples: int | None = field(
+        default=None,
+        metadata={"help": "Train on a seeded random sample of N English examples (with their drawn translations), and "
+                  "of N examples of each other --train_languages language. The same seed gives every alignment setting "
+                  "the same English examples."},
+    )
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use the first N examples of each test set."})
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Allow writing into a non-empty output_dir (its files may be replaced)."}
@@ -210,6 +215,14 @@ def draw_pairs(pairs: datasets.Dataset, target_languages: list[str], seed: int) 
     return pairs.select(rows)
 
 
+def sample(rows: datasets.Dataset, count: int | None, seed: int) -> datasets.Dataset:
+    """A seeded random sample of `count` rows (all rows when `count` is None or larger). Row i of the drawn pairs is
+    English example i, as in the labelled English set, so aligned and zero-shot runs sample the same English examples."""
+    if count is None or count >= len(rows):
+        return rows
+    return rows.shuffle(seed=seed).select(range(count))
+
+
 def build_datasets(
     corpus: data.XNLUCorpus, tokenizer, script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments
 ) -> tuple[datasets.Dataset, dict[str, datasets.Dataset], datasets.Dataset | None]:
@@ -231,13 +244,13 @@ def build_datasets(
             raise ValueError("aligned training uses the English labelled data only: use --train_languages en")
         pairs = data.encode_pairs(corpus.labelled[corpus.source_language]["train"], corpus.translations,
                                   target_languages=targets, **encode)
-        train = draw_pairs(pairs, targets, training_args.seed)
+        train = sample(draw_pairs(pairs, targets, training_args.seed), script_args.max_train_samples, training_args.seed)
     else:
-        train = datasets.concatenate_datasets(
-            [data.encode_labelled(corpus.labelled[lang]["train"], **encode) for lang in script_args.train_languages]
-        )
-    if script_args.max_train_samples is not None:
-        train = train.shuffle(seed=training_args.seed).select(range(min(script_args.max_train_samples, len(train))))
+        train = datasets.concatenate_datasets([
+            sample(data.encode_labelled(corpus.labelled[lang]["train"], **encode), script_args.max_train_samples,
+                   training_args.seed)
+            for lang in script_args.train_languages
+        ])
     languages = [*script_args.train_languages, *(lang for lang in targets if lang not in script_args.train_languages)]
     evaluation = {}
     for lang in languages:

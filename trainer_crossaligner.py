@@ -507,6 +507,8 @@ class CrossAlignerTrainer(Trainer):
                 ignore_keys=ignore_keys,
                 metric_key_prefix=metric_key_prefix,
             )
+            # As Trainer.predict does: ends this language's progress bar (the next language starts its own).
+            self.control = self.callback_handler.on_predict(self.args, self.state, self.control, output.metrics)
             intent_logits, slot_logits = output.predictions
             intent_ids = np.asarray(intent_logits).argmax(-1)
             slot_ids = np.asarray(slot_logits).argmax(-1)

@@ -12,8 +12,9 @@ import torch
 import yaml
 from huggingface_hub import ModelCard
 from tiny_models import build_tiny_tokenizer
-from transformers import XLMRobertaConfig, XLMRobertaModel
+from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
 
+import data
 import run_xnlu
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -133,6 +134,24 @@ def test_trained_model_loads_in_pipeline(aligned_run):
     xnlu = pipeline("xnlu", model=str(output_dir), trust_remote_code=True)
     result = xnlu("wake me up at seven am")
     assert result["intent"] in {"alarm/set_alarm", "weather/find", "reminder/set_reminder", "alarm/cancel_alarm"}
+
+
+def test_max_train_samples_gives_every_method_the_same_english_examples(tiny_encoder, mtod_like, tmp_path):
+    corpus = data.load_corpus("mtod", str(mtod_like), ["en", "es"], cache_dir=str(tmp_path / "cache"))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+
+    def training_ids(*extra):
+        script_args, training_args = run_xnlu.parse_arguments(
+            cli(tiny_encoder, mtod_like, tmp_path / "unused", "--max_train_samples", "10", *extra))
+        train, _, _ = run_xnlu.build_datasets(corpus, tokenizer, script_args, training_args)
+        return list(train["id"])
+
+    aligned = training_ids("--alignment", "crossaligner")
+    zero_shot = training_ids("--alignment", "none")
+    target_language = training_ids("--alignment", "none", "--train_languages", "en", "es")
+    assert len(aligned) == 10 and aligned == zero_shot
+    assert target_language[:10] == zero_shot and len(target_language) == 20  # + 10 of the 12 Spanish examples
+    assert training_ids("--alignment", "none", "--seed", "7") != zero_shot
 
 
 def test_existing_output_dir_is_not_overwritten(aligned_run, tiny_encoder, mtod_like):

@@ -116,12 +116,15 @@ class TwoCallTrainer(CrossAlignerTrainer):
         return PairOutputs(outputs=outputs, attention_mask=attention_mask, batch_size=inputs["input_ids"].shape[0])
 
 
-def make_trainer(trainer_class, alignment: str, weighting: str, output_dir: str) -> CrossAlignerTrainer:
+def make_trainer(trainer_class, alignment: str, weighting: str, output_dir: str,
+                 joint_model: XLMRobertaForJointXNLU | None = None) -> CrossAlignerTrainer:
+    """A trainer ready for `timed_step` (run_xnlu.py's learning rates), on `joint_model` or a fresh `model()`."""
     args = CrossAlignerTrainingArguments(
         output_dir=output_dir, alignment=alignment, weighting=weighting, per_device_train_batch_size=32,
         learning_rate=1e-4, head_learning_rate=2e-3, report_to="none", use_cpu=True, seed=0,
     )
-    trainer = trainer_class(model=model(), args=args, data_collator=XNLUDataCollator(SimpleNamespace(pad_token_id=PAD)))
+    trainer = trainer_class(model=joint_model or model(), args=args,
+                            data_collator=XNLUDataCollator(SimpleNamespace(pad_token_id=PAD)))
     trainer.create_optimizer_and_scheduler(num_training_steps=1000)
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer's training loop, which we bypass
     return trainer

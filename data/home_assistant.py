@@ -355,8 +355,11 @@ class _Grammar:
     def sample(self, intent: str, rng: random.Random) -> Utterance:
         return rng.choice(self.frames[intent]).generate(rng)
 
-    def mirror(self, source: Utterance, rng: random.Random) -> tuple[Utterance | None, str]:
-        """An utterance of ``source``'s intent saying its slot values, or the closest fallback (see MATCH_*)."""
+    def mirror(
+        self, source: Utterance, rng: random.Random, held_out: frozenset[str] = frozenset()
+    ) -> tuple[Utterance | None, str]:
+        """An utterance of ``source``'s intent saying its slot values, or the closest fallback (see MATCH_*); never
+        one whose ``text_key`` is in ``held_out`` (the language's dev and test texts: training must not see them)."""
         frames = self.frames.get(source.intent)
         if not frames:
             return None, MATCH_SOURCE_COPY
@@ -375,13 +378,25 @@ class _Grammar:
                         utterance = frame.generate(rng, fixed)
                     except _CannotExpress:
                         continue
+                    if text_key(utterance.text) in held_out:
+                        continue
                     return utterance, MATCH_EXACT if frame.slot_set == wanted else MATCH_SUBSET
         # No template of this intent can say the values: keep the intent, share as many slot types as possible.
         def closeness(frame: _Frame) -> tuple[int, int]:
             return len(frame.slot_set & wanted), -len(frame.slot_set - wanted)
 
         best = max(closeness(frame) for frame in frames)
-        return rng.choice([f for f in frames if closeness(f) == best]).generate(rng), MATCH_INTENT_ONLY
+        closest = [f for f in frames if closeness(f) == best]
+        for _ in range(_TRIES_PER_FRAME * len(closest)):
+            utterance = rng.choice(closest).generate(rng)
+            if text_key(utterance.text) not in held_out:
+                return utterance, MATCH_INTENT_ONLY
+        return None, MATCH_SOURCE_COPY
+
+
+def text_key(text: str) -> str:
+    """What makes two utterances the same sentence: case and white space aside (Thai has no spaces between words)."""
+    return "".join(text.casefold().split())
 
 
 @cache
@@ -585,9 +600,10 @@ def _generate(languages, seed, sizes, target_sizes) -> HomeAssistantBuild:
     translations, pairs, fallbacks = {}, {}, {}
     for lang in languages[1:]:
         rng = _rng(seed, lang, "pairs")
+        held_out = frozenset(text_key(u.text) for split in labelled[lang].values() for u in split)
         texts, pairs[lang] = [], []
         for utterance in english_splits["train"]:
-            mirrored, match = grammars[lang].mirror(utterance, rng)
+            mirrored, match = grammars[lang].mirror(utterance, rng, held_out)
             texts.append(mirrored.text if mirrored else utterance.text)
             pairs[lang].append(
                 {"intent": utterance.intent, "slots": utterance.slots, "match": match,

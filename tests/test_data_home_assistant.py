@@ -22,6 +22,7 @@ from data.home_assistant import (
     MATCH_SUBSET,
     Utterance,
     build_home_assistant,
+    text_key,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +102,15 @@ def test_dev_and_test_texts_disjoint_from_train(small):
     train = {" ".join(words) for words in english["train"]["words"]}
     for split in ("dev", "test"):
         assert not train & {" ".join(words) for words in english[split]["words"]}
+
+
+def test_translations_never_repeat_a_target_dev_or_test_sentence(small):
+    # Aligned training reads the translations: a test sentence among them would leak it (with its intent, for
+    # Translate-Intent) into training.
+    for lang in LANGUAGES[1:]:
+        held_out = {text_key("".join(words)) for split in ("dev", "test")
+                    for words in small.corpus.labelled[lang][split]["words"]}
+        assert not held_out & {text_key(text) for text in small.corpus.translations[lang]["text"]}, lang
 
 
 def test_translations_align_with_english_train(small):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import torch
 import transformers
 import yaml
 from transformers import AutoTokenizer, HfArgumentParser, set_seed
@@ -411,3 +412,6 @@ def _describe(results: dict) -> str:
 
 if __name__ == "__main__":
     main()
+    if torch.distributed.is_initialized():
+        # Trainer leaves the process group open; without this, gloo's threads may abort the interpreter at exit.
+        torch.distributed.destroy_process_group()

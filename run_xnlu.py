@@ -413,5 +413,5 @@ def _describe(results: dict) -> str:
 if __name__ == "__main__":
     main()
     if torch.distributed.is_initialized():
-        # Trainer leaves the process group open; without this, gloo's threads may abort the interpreter at exit.
+        # Trainer leaves the process group open: close it before the interpreter tears down.
         torch.distributed.destroy_process_group()

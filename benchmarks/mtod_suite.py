@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from benchmarks.error_analysis import analyse_run, error_table, examples_table  # noqa: E402
 from benchmarks.significance import compare_suite, significance_table  # noqa: E402
 from reporting import plot_results  # noqa: E402
+from xnlu_evaluation import mean_over_languages  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "mtod"
 TARGET_LANGUAGES = ("es", "th")
@@ -204,12 +205,8 @@ def load_means(output_dir: Path, methods, languages) -> dict[str, dict[str, floa
     """MEAN over `languages` of each finished method's scores. Computed here, not read from results.json, because
     run_xnlu.py's MEAN excludes training languages: for Target Language (es and th are training languages) it would
     average a different set of languages than the other methods'."""
-    means = {}
-    for name, results in load_results(output_dir, methods).items():
-        scores = [results["languages"][lang] for lang in languages]
-        means[name] = {metric: sum(s[metric] for s in scores) / len(scores)
-                       for metric in ("intent_accuracy", "slot_f1", "exact_match", "overall")}
-    return means
+    return {name: mean_over_languages({lang: results["languages"][lang] for lang in languages})
+            for name, results in load_results(output_dir, methods).items()}
 
 
 def _pair(accuracy: float, f1: float) -> str:

@@ -39,8 +39,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import data  # noqa: E402
 from benchmarks.train_step_speed import make_trainer, timed_step  # noqa: E402
 from embedded_encoder import embedded_encoder_path  # noqa: E402
-from modeling_crossaligner import XLMRobertaForJointXNLU  # noqa: E402
-from run_xnlu import draw_pairs  # noqa: E402
+from run_xnlu import ScriptArguments, draw_pairs, load_model  # noqa: E402
 from trainer_crossaligner import CrossAlignerTrainer, XNLUDataCollator  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
@@ -55,22 +54,13 @@ SETTINGS = [  # (name, mode, alignment)
 PADDINGS = ("dynamic", "max_seq_length")
 
 
-def training_pairs(data_dir: str, max_seq_length: int, tokenizer) -> tuple[datasets.Dataset, list[str], list[str]]:
-    """run_xnlu.py's drawn (English, translation) pairs of MTOD, with MTOD's intent and slot labels."""
+def training_pairs(data_dir: str, max_seq_length: int, tokenizer) -> tuple[datasets.Dataset, data.XNLUCorpus]:
+    """run_xnlu.py's drawn (English, translation) pairs of MTOD, and the corpus they come from."""
     corpus = data.load_corpus("mtod", data_dir, languages=["en", *TARGETS])
-    intent_labels, slot_labels = corpus.intent_labels(["en"]), corpus.slot_labels(["en"])
     pairs = data.encode_pairs(corpus.labelled["en"]["train"], corpus.translations, tokenizer=tokenizer,
-                              intent_labels=intent_labels, slot_labels=slot_labels, max_seq_length=max_seq_length,
-                              target_languages=TARGETS)
-    return draw_pairs(pairs, TARGETS, seed=42), intent_labels, slot_labels
-
-
-def fresh_model(intent_labels: list[str], slot_labels: list[str], max_seq_length: int) -> XLMRobertaForJointXNLU:
-    """The embedded encoder with new heads, word embeddings frozen (run_xnlu.py's defaults)."""
-    model = XLMRobertaForJointXNLU.from_encoder(str(embedded_encoder_path()), intent_labels, slot_labels,
-                                                max_seq_length=max_seq_length)
-    model.roberta.embeddings.word_embeddings.weight.requires_grad_(False)
-    return model
+                              intent_labels=corpus.intent_labels(["en"]), slot_labels=corpus.slot_labels(["en"]),
+                              max_seq_length=max_seq_length, target_languages=TARGETS)
+    return draw_pairs(pairs, TARGETS, seed=42), corpus
 
 
 class PeakMemory:
@@ -112,8 +102,10 @@ def measure(setting: dict) -> dict:
     torch.manual_seed(0)
     datasets.disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(embedded_encoder_path())
-    pairs, intent_labels, slot_labels = training_pairs(setting["data_dir"], setting["max_seq_length"], tokenizer)
-    model = fresh_model(intent_labels, slot_labels, setting["max_seq_length"])
+    pairs, corpus = training_pairs(setting["data_dir"], setting["max_seq_length"], tokenizer)
+    # The model run_xnlu.py would train (its defaults: frozen word embeddings).
+    model = load_model(str(embedded_encoder_path()), corpus,
+                       ScriptArguments(dataset="mtod", max_seq_length=setting["max_seq_length"]))
     rows = pairs.shuffle(seed=0).select(range(BATCH * (setting["warmup"] + setting["steps"])))
     pad_to = setting["max_seq_length"] if setting["padding"] == "max_seq_length" else None
     collator = XNLUDataCollator(tokenizer, pad_to_multiple_of=pad_to)
@@ -147,7 +139,7 @@ def length_table(data_dir: str, max_seq_length: int) -> str:
     """Markdown: the token length distribution of the English side and of the translations."""
     datasets.disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(embedded_encoder_path())
-    pairs, _, _ = training_pairs(data_dir, max_seq_length, tokenizer)
+    pairs, _ = training_pairs(data_dir, max_seq_length, tokenizer)
     lines = ["| side | examples | mean | median | p90 | p99 | max |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for title, column in (("English", "input_ids"), ("translation (es/th)", "translation_input_ids")):
         lengths = np.array([len(ids) for ids in pairs[column]])

@@ -95,8 +95,13 @@ def compare_suite(suite_dir: str | Path, baseline: str, languages: list[str]) ->
     runs = sorted(path.parent.name for path in suite_dir.glob("*/results.json"))
     if baseline not in runs:
         raise FileNotFoundError(f"no finished baseline run {suite_dir / baseline} (finished: {runs})")
-    reference = run_proportions(suite_dir / baseline, languages)
-    return {run: compare(run_proportions(suite_dir / run, languages), reference) for run in runs if run != baseline}
+    return compare_runs(suite_dir / baseline, [suite_dir / run for run in runs if run != baseline], languages)
+
+
+def compare_runs(baseline_dir: Path, run_dirs: list[Path], languages: list[str]) -> dict[str, dict]:
+    """`compare` of each run folder against the baseline run folder, by run folder name."""
+    reference = run_proportions(baseline_dir, languages)
+    return {run.name: compare(run_proportions(run, languages), reference) for run in run_dirs}
 
 
 def target_languages(run_dir: str | Path) -> list[str]:
@@ -119,10 +124,8 @@ def main() -> None:
         comparisons = compare_suite(args.paths[0], baseline, args.languages or ["es", "th"])
     else:
         baseline_dir, *run_dirs = (Path(path) for path in args.paths)
-        languages = args.languages or target_languages(baseline_dir)
-        reference = run_proportions(baseline_dir, languages)
         baseline = baseline_dir.name
-        comparisons = {run.name: compare(run_proportions(run, languages), reference) for run in run_dirs}
+        comparisons = compare_runs(baseline_dir, run_dirs, args.languages or target_languages(baseline_dir))
     if args.json:
         Path(args.json).write_text(json.dumps(comparisons, indent=2) + "\n")
     print(significance_table(comparisons, baseline))

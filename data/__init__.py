@@ -8,8 +8,21 @@ are described in ``data/FORMATS.md``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
-from .corpus import EXAMPLE_FEATURES, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus
+from datasets import DatasetDict
+
+from .corpus import (
+    EXAMPLE_FEATURES,
+    SPLITS,
+    TRANSLATION_FEATURES,
+    DataFormatError,
+    XNLUCorpus,
+    collect_skipped,
+    language_dirs,
+    translation_targets,
+)
 from .encoding import encode_labelled, encode_pairs, first_text_piece_index
 
 # Format name -> (module, loader). Modules are imported on first use, so a reader's own dependencies
@@ -26,26 +39,78 @@ FORMATS = tuple(_READERS)
 
 
 def load_corpus(
-    name: str, data_dir: str | None = None, languages: list[str] | None = None, cache_dir: str | None = None
+    name: str,
+    data_dir: str | None = None,
+    languages: list[str] | None = None,
+    cache_dir: str | None = None,
+    *,
+    splits: Mapping[str, Iterable[str]] | None = None,
+    translation_languages: Iterable[str] | None = None,
+    skip_malformed: bool = False,
 ) -> XNLUCorpus:
     """Read a corpus in one of the supported formats (``FORMATS``).
 
     Args:
         name: format name: home_assistant, mtod, m_atis, mtop, massive or jsonl.
         data_dir: the distribution's folder (required except for home_assistant, which has a default).
-        languages: language codes to load (default: every language found). Translations are loaded for the
-            requested target languages when the source language ("en") is loaded too.
+        languages: language codes to load (default: every language found).
         cache_dir: where the parsed datasets are cached (default: the datasets cache).
+        splits: language -> the splits to read of it ("train", "dev", "test"); when given, exactly these files
+            are opened (and ``languages`` defaults to its keys). Default: every split of every language.
+        translation_languages: the languages whose translations of the English training data are read (default:
+            every loaded language but English, when the English training split is loaded; ``[]`` reads none).
+        skip_malformed: skip a malformed example (logged with file, line and reason; listed in
+            ``corpus.skipped``) instead of stopping with a ``DataFormatError``.
     """
     if name not in _READERS:
         raise ValueError(f"unknown data format {name!r}: expected one of {', '.join(FORMATS)}")
+    if splits is not None:
+        languages = languages or list(splits)
+        unknown = sorted({split for parts in splits.values() for split in parts} - set(SPLITS))
+        if unknown:
+            raise ValueError(f"unknown split(s) {unknown}: expected any of {list(SPLITS)}")
     module_name, loader_name = _READERS[name]
     loader = getattr(importlib.import_module(module_name, __name__), loader_name)
     if name == "home_assistant":
-        return loader(data_dir=data_dir, languages=languages)
+        # Generated, not read: nothing to skip; the requested parts are taken from the whole generated corpus.
+        return _select(loader(data_dir=data_dir, languages=languages), splits, translation_languages)
     if data_dir is None:
         raise ValueError(f"data format {name!r} needs data_dir: the folder of the distribution")
-    return loader(data_dir, languages=languages, cache_dir=cache_dir)
+    with collect_skipped() as skipped:
+        corpus = loader(data_dir, languages=languages, cache_dir=cache_dir, splits=splits,
+                        translation_languages=translation_languages, skip_malformed=skip_malformed)
+    corpus.skipped = list(skipped)
+    return corpus
+
+
+def available_languages(name: str, data_dir: str | None = None) -> list[str]:
+    """The language codes a corpus has, found without reading any file: its language folders (MASSIVE: its locale
+    files); home_assistant: the languages it generates by default."""
+    if name not in _READERS:
+        raise ValueError(f"unknown data format {name!r}: expected one of {', '.join(FORMATS)}")
+    if name == "home_assistant":
+        from .home_assistant import DEFAULT_LANGUAGES
+
+        return list(DEFAULT_LANGUAGES)
+    if data_dir is None:
+        raise ValueError(f"data format {name!r} needs data_dir: the folder of the distribution")
+    if name == "massive":
+        from .massive import locale_files
+
+        return list(locale_files(Path(data_dir), None))
+    return list(language_dirs(data_dir, None))
+
+
+def _select(corpus: XNLUCorpus, splits, translation_languages) -> XNLUCorpus:
+    if splits is not None:
+        corpus.labelled = {
+            lang: DatasetDict({split: dataset for split, dataset in parts.items() if split in splits.get(lang, ())})
+            for lang, parts in corpus.labelled.items()
+        }
+    if translation_languages is not None:
+        wanted = set(translation_targets(corpus.labelled, corpus.source_language, translation_languages))
+        corpus.translations = {lang: data for lang, data in corpus.translations.items() if lang in wanted}
+    return corpus
 
 
 __all__ = [
@@ -54,6 +119,7 @@ __all__ = [
     "TRANSLATION_FEATURES",
     "DataFormatError",
     "XNLUCorpus",
+    "available_languages",
     "encode_labelled",
     "encode_pairs",
     "first_text_piece_index",

@@ -15,7 +15,9 @@ import inspect
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +48,7 @@ class DataFormatError(ValueError):
     """A data file does not hold what its format promises; the message names the file, the line and what was expected."""
 
     def __init__(self, path: str | os.PathLike, line: int | None, message: str):
-        self.path, self.line = str(path), line
+        self.path, self.line, self.reason = str(path), line, message
         where = f"{path}, line {line}" if line is not None else str(path)
         super().__init__(f"{where}: {message}")
 
@@ -65,6 +67,12 @@ class XNLUCorpus:
     labelled: dict[str, datasets.DatasetDict]
     translations: dict[str, datasets.Dataset] = field(default_factory=dict)
     source_language: str = "en"
+    # ``{"path", "line", "reason"}`` of each malformed example skipped while reading (``skip_malformed``).
+    skipped: list[dict] = field(default_factory=list)
+
+    def skipped_counts(self) -> dict[str, int]:
+        """Number of skipped malformed examples per file."""
+        return dict(Counter(record["path"] for record in self.skipped))
 
     def intent_labels(self, train_languages: Iterable[str] = ("en",)) -> list[str]:
         """Sorted intents of the training data of ``train_languages`` (multi-label intents "a#b" stay one label)."""
@@ -133,6 +141,7 @@ def cached_dataset(
     sources: Iterable[str | os.PathLike],
     features: Features,
     cache_dir: str | None = None,
+    skip_malformed: bool = False,
     **gen_kwargs,
 ) -> datasets.Dataset:
     """Build a Dataset from ``generator(**gen_kwargs)`` once, then reuse it from the cache.
@@ -141,18 +150,24 @@ def cached_dataset(
     hashes the generator's source, ``gen_kwargs`` and the signature of the ``sources`` files, so a second run with
     unchanged files skips the reading, and because the result is backed by a cache file, later ``.map`` calls
     (the encoding) are cached too. ``gen_kwargs`` must not hold lists: datasets would take them for shards.
+
+    ``skip_malformed``: the generator's ``malformed(error)`` calls skip the example instead of raising (see
+    :func:`malformed`); the skipped lines are logged and kept beside the cache file, so that a run that loads the
+    dataset from the cache reports them too (:func:`collect_skipped`).
     """
     sources = list(sources)
     if not sources:
         raise ValueError("cached_dataset needs at least one source file")
+    _reader.skipped = None
     try:
-        return datasets.Dataset.from_generator(
+        dataset = datasets.Dataset.from_generator(
             _generate,
             features=features,
             cache_dir=cache_dir,
             gen_kwargs={
                 "generator": generator,
                 "kwargs": gen_kwargs,
+                "skip_malformed": skip_malformed,
                 "signature": f"{file_signature(sources)}|{code_signature(generator)}",
             },
         )
@@ -161,11 +176,60 @@ def cached_dataset(
         if isinstance(error.__cause__, DataFormatError):
             raise error.__cause__ from None
         raise
+    finally:
+        skipped, _reader.skipped, _reader.skip_malformed = _reader.skipped, None, False
+    sidecar = Path(dataset.cache_files[0]["filename"] + ".skipped.json") if dataset.cache_files else None
+    if skipped is not None:  # the reader ran
+        if sidecar is not None:
+            sidecar.write_text(json.dumps(skipped, ensure_ascii=False), encoding="utf-8")
+    else:  # loaded from the cache: the lines skipped when the reader ran were kept beside it
+        skipped = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar is not None and sidecar.is_file() else []
+        for record in skipped:
+            logger.warning("skipped malformed example: %s, line %s: %s", record["path"], record["line"],
+                           record["reason"])
+    if _collected is not None:
+        _collected.extend(skipped)
+    return dataset
 
 
-def _generate(generator: Callable[..., Iterator[dict]], kwargs: dict, signature: str) -> Iterator[dict]:
+class _ReaderState:
+    """What the reader that cached_dataset is running may do (datasets runs it in this process)."""
+
+    skip_malformed = False
+    skipped: list[dict] | None = None  # the lines it skipped; None until a reader runs
+
+
+_reader = _ReaderState()
+_collected: list[dict] | None = None
+
+
+def _generate(
+    generator: Callable[..., Iterator[dict]], kwargs: dict, skip_malformed: bool, signature: str
+) -> Iterator[dict]:
     # ``signature`` is unused here on purpose: it only enters the cache key that datasets derives from gen_kwargs.
+    _reader.skip_malformed, _reader.skipped = skip_malformed, []
     yield from generator(**kwargs)
+
+
+def malformed(error: DataFormatError) -> None:
+    """Called by a reader for an example it cannot read: raises ``error``, unless the dataset is being built with
+    ``skip_malformed``, in which case the example is skipped, logged with file, line and reason, and recorded."""
+    if not _reader.skip_malformed:
+        raise error
+    logger.warning("skipped malformed example: %s", error)
+    _reader.skipped.append({"path": error.path, "line": error.line, "reason": error.reason})
+
+
+@contextmanager
+def collect_skipped() -> Iterator[list[dict]]:
+    """Collects ``{"path", "line", "reason"}`` of every example skipped by the datasets built inside the block,
+    whether their reader ran now or they came from the cache."""
+    global _collected
+    previous, _collected = _collected, []
+    try:
+        yield _collected
+    finally:
+        _collected = previous
 
 
 def read_line_aligned_translations(
@@ -191,25 +255,43 @@ def folder_translations(
     filename: str,
     source_language: str = "en",
     cache_dir: str | None = None,
+    languages: Iterable[str] | None = None,
 ) -> dict[str, datasets.Dataset]:
-    """Line-aligned translation files ``<language folder>/<filename>`` of every loaded target language.
+    """Line-aligned translation files ``<language folder>/<filename>`` of the loaded target languages (of
+    ``languages`` among them, when given).
 
     The source language's own file (MTOD ships the English utterances as ``en/train.tsv``) is not a translation.
     Translations need the English training set to align with, so none are read when it is not loaded.
     """
+    wanted = translation_targets(folders, source_language, languages)
+    if not wanted:
+        return {}
     if source_language not in labelled or "train" not in labelled[source_language]:
         logger.info("no %s training data loaded: translations are not read", source_language)
         return {}
     translations = {}
-    for lang, folder in folders.items():
-        path = folder / filename
-        if lang == source_language:
-            continue
+    for lang in wanted:
+        path = folders[lang] / filename
         if path.is_file():
             translations[lang] = read_line_aligned_translations(path, labelled[source_language]["train"], cache_dir)
         else:
             logger.warning("no translations for %s: %s is missing (aligned training cannot use %s)", lang, path, lang)
     return translations
+
+
+def translation_targets(
+    loaded: Iterable[str], source_language: str = "en", languages: Iterable[str] | None = None
+) -> list[str]:
+    """The loaded languages whose translations of the source training data are wanted: all but the source language,
+    or those of ``languages`` (which must be loaded)."""
+    loaded = [lang for lang in loaded if lang != source_language]
+    if languages is None:
+        return loaded
+    languages = [lang.lower() for lang in languages]
+    missing = sorted(set(languages) - set(loaded))
+    if missing:
+        raise ValueError(f"translations requested for {missing}, which are not loaded (loaded: {sorted(loaded)})")
+    return [lang for lang in loaded if lang in languages]
 
 
 def translations_by_id(candidates: datasets.Dataset, english_train: datasets.Dataset, language: str) -> datasets.Dataset:
@@ -233,10 +315,25 @@ def translations_by_id(candidates: datasets.Dataset, english_train: datasets.Dat
 
 def _read_lines(path: str) -> Iterator[dict]:
     count = 0
-    with open(path, encoding="utf-8") as handle:
-        for count, line in enumerate(handle, start=1):
-            yield {"text": line.strip()}
+    for count, line in text_lines(path):
+        yield {"text": line.strip()}
     ensure_not_empty(path, count, "translations")
+
+
+def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """(line number, line without its line end) of a UTF-8 text file, as released files come: a byte-order mark
+    is dropped, and LF or CRLF line ends are both accepted (a lone CR inside a line stays part of it)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            yield line_number, line.rstrip("\r\n")
+
+
+def tab_columns(line: str) -> list[str]:
+    """The tab-separated columns of a line, without the empty columns a trailing tab leaves."""
+    columns = line.split("\t")
+    while len(columns) > 1 and columns[-1] == "":
+        columns.pop()
+    return columns
 
 
 def language_dirs(data_dir: str | os.PathLike, languages: Iterable[str] | None) -> dict[str, Path]:
@@ -337,18 +434,20 @@ def split_words(text: str, spans: list[tuple[str, int, int]]) -> list[tuple[int,
 
 
 def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
-    """(line number, object) of each non-blank line of a JSON-lines file."""
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as error:
-                raise DataFormatError(path, line_number, f"not JSON ({error}): expected one JSON object per line") from None
-            if not isinstance(record, dict):
-                raise DataFormatError(path, line_number, "expected a JSON object")
-            yield line_number, record
+    """(line number, object) of each non-blank line of a JSON-lines file; a line that is no JSON object goes to
+    :func:`malformed` (an error, or skipped with ``skip_malformed``)."""
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            malformed(DataFormatError(path, line_number, f"not JSON ({error}): expected one JSON object per line"))
+            continue
+        if not isinstance(record, dict):
+            malformed(DataFormatError(path, line_number, "expected a JSON object"))
+            continue
+        yield line_number, record
 
 
 def ensure_not_empty(path: str | os.PathLike, count: int, what: str = "examples") -> None:

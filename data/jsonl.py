@@ -11,7 +11,7 @@ and ``id`` is optional (default ``<lang>-<split>-<index>``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from datasets import DatasetDict
@@ -27,71 +27,100 @@ from .corpus import (
     json_lines,
     language_dirs,
     make_example,
+    malformed,
     outermost_spans,
+    require_file,
     spans_to_bio,
     split_words,
+    translation_targets,
     translations_by_id,
 )
 
 TRANSLATION_FILE = "translations.jsonl"
 
 
-def load_jsonl(data_dir: str | Path, languages: list[str] | None = None, cache_dir: str | None = None) -> XNLUCorpus:
+def load_jsonl(
+    data_dir: str | Path,
+    languages: list[str] | None = None,
+    cache_dir: str | None = None,
+    splits: Mapping[str, Iterable[str]] | None = None,
+    translation_languages: Iterable[str] | None = None,
+    skip_malformed: bool = False,
+) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
     labelled = {}
     for lang, folder in folders.items():
-        paths = {split: folder / f"{split}.jsonl" for split in SPLITS if (folder / f"{split}.jsonl").is_file()}
-        if not paths:
-            raise FileNotFoundError(f"{folder}: no labelled data: expected train.jsonl, dev.jsonl and/or test.jsonl")
+        if splits is not None:
+            paths = {split: require_file(folder / f"{split}.jsonl", f"{split} split of {lang!r}")
+                     for split in splits.get(lang, ())}
+        else:
+            paths = {split: folder / f"{split}.jsonl" for split in SPLITS if (folder / f"{split}.jsonl").is_file()}
+            if not paths:
+                raise FileNotFoundError(f"{folder}: no labelled data: expected train.jsonl, dev.jsonl and/or test.jsonl")
         labelled[lang] = DatasetDict(
             {
-                split: cached_dataset(read_labelled, [path], EXAMPLE_FEATURES, cache_dir, path=str(path), language=lang, split=split)
+                split: cached_dataset(read_labelled, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed,
+                                      path=str(path), language=lang, split=split)
                 for split, path in paths.items()
             }
         )
     translations = {}
     if "en" in labelled and "train" in labelled["en"]:
-        for lang, folder in folders.items():
-            path = folder / TRANSLATION_FILE
-            if lang != "en" and path.is_file():
-                candidates = cached_dataset(read_translations, [path], TRANSLATION_FEATURES, cache_dir, path=str(path))
+        for lang in translation_targets(folders, "en", translation_languages):
+            path = folders[lang] / TRANSLATION_FILE
+            if path.is_file():
+                candidates = cached_dataset(read_translations, [path], TRANSLATION_FEATURES, cache_dir,
+                                            skip_malformed, path=str(path))
                 translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
     return XNLUCorpus("jsonl", labelled, translations)
 
 
 def read_labelled(path: str, language: str, split: str) -> Iterator[dict]:
+    """Labelled examples of one file. Default ids number the lines with an example, skipped malformed ones
+    included."""
     count = 0
     for line_number, record in json_lines(path):
-        if "words" in record and "text" in record:
-            raise DataFormatError(path, line_number, "both 'words' and 'text': expected one of them")
-        if "words" in record:
-            if "spans" in record:
-                raise DataFormatError(path, line_number, "'spans' go with 'text': with 'words' give BIO 'tags'")
-            words = _strings(record, "words", path, line_number)
-            tags = _strings(record, "tags", path, line_number) if "tags" in record else ["O"] * len(words)
-        elif "text" in record:
-            if "tags" in record:
-                raise DataFormatError(path, line_number, "'tags' go with 'words': with 'text' give character 'spans'")
-            text = record["text"]
-            spans = outermost_spans(_spans(record.get("spans", []), path, line_number), text, path, line_number)
-            offsets = split_words(text, spans)
-            words = [text[start:end] for start, end in offsets]
-            tags = spans_to_bio(offsets, spans, path, line_number)
-        else:
-            raise DataFormatError(path, line_number, "no utterance: expected 'words' (with 'tags') or 'text' (with 'spans')")
-        example_id = str(record.get("id", f"{language}-{split}-{count}"))
-        yield make_example(path, line_number, example_id, language, words, tags, str(record.get("intent", "")))
+        default_id = f"{language}-{split}-{count}"
         count += 1
+        try:
+            yield _example(path, line_number, record, default_id, language)
+        except DataFormatError as error:
+            malformed(error)
     ensure_not_empty(path, count)
+
+
+def _example(path: str, line_number: int, record: dict, default_id: str, language: str) -> dict:
+    if "words" in record and "text" in record:
+        raise DataFormatError(path, line_number, "both 'words' and 'text': expected one of them")
+    if "words" in record:
+        if "spans" in record:
+            raise DataFormatError(path, line_number, "'spans' go with 'text': with 'words' give BIO 'tags'")
+        words = _strings(record, "words", path, line_number)
+        tags = _strings(record, "tags", path, line_number) if "tags" in record else ["O"] * len(words)
+    elif "text" in record:
+        if "tags" in record:
+            raise DataFormatError(path, line_number, "'tags' go with 'words': with 'text' give character 'spans'")
+        text = record["text"]
+        if not isinstance(text, str):
+            raise DataFormatError(path, line_number, "'text' must be a string")
+        spans = outermost_spans(_spans(record.get("spans", []), path, line_number), text, path, line_number)
+        offsets = split_words(text, spans)
+        words = [text[start:end] for start, end in offsets]
+        tags = spans_to_bio(offsets, spans, path, line_number)
+    else:
+        raise DataFormatError(path, line_number, "no utterance: expected 'words' (with 'tags') or 'text' (with 'spans')")
+    example_id = str(record.get("id", default_id))
+    return make_example(path, line_number, example_id, language, words, tags, str(record.get("intent", "")))
 
 
 def read_translations(path: str) -> Iterator[dict]:
     count = 0
     for line_number, record in json_lines(path):
-        if not isinstance(record.get("id"), (str, int)) or not isinstance(record.get("text"), str):
-            raise DataFormatError(path, line_number, "expected {\"id\": <English training id>, \"text\": <translation>}")
-        yield {"id": str(record["id"]), "text": record["text"]}
         count += 1
+        if not isinstance(record.get("id"), (str, int)) or not isinstance(record.get("text"), str):
+            malformed(DataFormatError(path, line_number, "expected {\"id\": <English training id>, \"text\": <translation>}"))
+            continue
+        yield {"id": str(record["id"]), "text": record["text"]}
     ensure_not_empty(path, count, "translations")
 
 

@@ -1,21 +1,22 @@
 """MASSIVE (FitzGerald et al. 2022): one JSON-lines file per locale, ``<data_dir>/<locale>.jsonl``.
 
-Each line has at least ``id``, ``locale``, ``partition`` (train, dev or test: the split), ``intent``, ``utt``
-and ``annot_utt``, where slots are bracketed: ``wake me up at [time : nine am]``. Words are the
-whitespace-separated tokens of the utterance, also cut at slot boundaries, so that slots of unspaced scripts
-(Chinese, Japanese, Thai) are words of their own.
+MASSIVE 1.1 lines have the fields ``id, locale, partition, scenario, intent, utt, annot_utt, worker_id,
+slot_method, judgments``. The reader uses ``id``, ``partition`` (train, dev or test: the split), ``intent`` and
+``annot_utt``, where slots are bracketed: ``wake me up at [time : nine am]`` (and ``utt`` for translations); the
+other fields are never checked. Words are the whitespace-separated tokens of the utterance, also cut at slot
+boundaries, so that slots of unspaced scripts (Chinese, Japanese, Thai) are words of their own.
 
 Locales map to language codes (``de-DE`` -> ``de``) unless two locales share a language (``zh-CN``,
 ``zh-TW``), which then keep their lower-cased locale (``zh-cn``). ``languages`` may name either form.
-The same id in two locales is a translation pair: the translations of English are the target-locale
-utterances whose id is an English training id.
+The same id in two locales is a translation pair: the translations of English are the ``utt`` of the
+target-locale train partition whose id is an English training id.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from datasets import DatasetDict
@@ -30,55 +31,77 @@ from .corpus import (
     ensure_not_empty,
     json_lines,
     make_example,
+    malformed,
     outermost_spans,
     spans_to_bio,
     split_words,
+    translation_targets,
     translations_by_id,
 )
 
 SLOT = re.compile(r"\[([^\[\]:]+):([^\[\]]*)\]")  # [type : value]; a value may hold ":" (10:30), never brackets
-FIELDS = ("id", "partition", "intent", "utt", "annot_utt")
+FIELDS = ("intent", "utt", "annot_utt")  # besides id and partition, what an example needs
 
 
 def load_massive(
-    data_dir: str | Path, languages: list[str] | None = None, cache_dir: str | None = None
+    data_dir: str | Path,
+    languages: list[str] | None = None,
+    cache_dir: str | None = None,
+    splits: Mapping[str, Iterable[str]] | None = None,
+    translation_languages: Iterable[str] | None = None,
+    skip_malformed: bool = False,
 ) -> XNLUCorpus:
-    files = _locale_files(Path(data_dir), languages)
+    files = locale_files(Path(data_dir), languages)
     labelled = {
         lang: DatasetDict(
             {
-                split: cached_dataset(read_massive, [path], EXAMPLE_FEATURES, cache_dir, path=str(path), language=lang, split=split)
-                for split in SPLITS
+                split: cached_dataset(read_massive, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed,
+                                      path=str(path), language=lang, split=split)
+                for split in (splits.get(lang, ()) if splits is not None else SPLITS)
             }
         )
         for lang, path in files.items()
     }
     translations = {}
-    if "en" in labelled:
-        for lang, path in files.items():
-            if lang != "en":
-                candidates = cached_dataset(read_massive_utterances, [path], TRANSLATION_FEATURES, cache_dir, path=str(path))
-                translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
+    if "en" in labelled and "train" in labelled["en"]:
+        for lang in translation_targets(files, "en", translation_languages):
+            candidates = cached_dataset(read_massive_utterances, [files[lang]], TRANSLATION_FEATURES, cache_dir,
+                                        skip_malformed, path=str(files[lang]))
+            translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
     return XNLUCorpus("massive", labelled, translations)
 
 
 def read_massive(path: str, language: str, split: str) -> Iterator[dict]:
-    """Examples of one partition of a locale file, in file order."""
+    """Examples of one partition of a locale file, in file order. Lines of other partitions are not parsed."""
     count = 0
-    for line_number, record in _records(path):
-        if record["partition"] == split:
-            count += 1
-            text, spans = parse_annotation(record["annot_utt"], path, line_number)
-            offsets = split_words(text, spans)
-            words = [text[start:end] for start, end in offsets]
-            tags = spans_to_bio(offsets, spans, path, line_number)
-            yield make_example(path, line_number, str(record["id"]), language, words, tags, record["intent"])
+    for line_number, record in _partition(path, split):
+        count += 1
+        try:
+            yield _example(path, line_number, record, language)
+        except DataFormatError as error:
+            malformed(error)
     if count == 0:
         raise DataFormatError(path, None, f"no examples in partition {split!r}: expected train, dev and test partitions")
 
 
+def _example(path: str, line_number: int, record: dict, language: str) -> dict:
+    missing = [name for name in FIELDS if not isinstance(record.get(name), str)]
+    if missing:
+        raise DataFormatError(path, line_number, f"missing or non-string field(s) {missing}: expected {list(FIELDS)}")
+    text, spans = parse_annotation(record["annot_utt"], path, line_number)
+    offsets = split_words(text, spans)
+    words = [text[start:end] for start, end in offsets]
+    tags = spans_to_bio(offsets, spans, path, line_number)
+    return make_example(path, line_number, str(record["id"]), language, words, tags, record["intent"])
+
+
 def read_massive_utterances(path: str) -> Iterator[dict]:
-    for _, record in _records(path):
+    """(id, utt) of the train partition of a locale file: the candidates for pairing with English training
+    examples by id (MASSIVE's partitions are parallel across locales). Labels are never read."""
+    for line_number, record in _partition(path, "train"):
+        if not isinstance(record.get("utt"), str):
+            malformed(DataFormatError(path, line_number, "missing or non-string field 'utt'"))
+            continue
         yield {"id": str(record["id"]), "text": record["utt"]}
 
 
@@ -101,20 +124,26 @@ def parse_annotation(annotated: str, path: str, line_number: int) -> tuple[str, 
     return plain, outermost_spans(spans, plain, path, line_number)
 
 
-def _records(path: str) -> Iterator[tuple[int, dict]]:
+def _partition(path: str, split: str) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of the lines of one partition. Every line needs an ``id`` and a valid ``partition``;
+    the other fields are checked only for the partition being read, and fields the project does not use
+    (``scenario``, ``worker_id``, ``slot_method``, ``judgments``, ...) never are."""
     count = 0
     for line_number, record in json_lines(path):
-        missing = [name for name in FIELDS if name not in record]
-        if missing:
-            raise DataFormatError(path, line_number, f"missing field(s) {missing}: expected {list(FIELDS)}")
-        if record["partition"] not in SPLITS:
-            raise DataFormatError(path, line_number, f"partition {record['partition']!r}: expected one of {list(SPLITS)}")
         count += 1
-        yield line_number, record
+        partition = record.get("partition")
+        if partition not in SPLITS or not isinstance(record.get("id"), (str, int)):
+            malformed(DataFormatError(
+                path, line_number,
+                f"partition {partition!r}, id {record.get('id')!r}: expected an id and a partition in {list(SPLITS)}",
+            ))
+            continue
+        if partition == split:
+            yield line_number, record
     ensure_not_empty(path, count)
 
 
-def _locale_files(root: Path, languages: list[str] | None) -> dict[str, Path]:
+def locale_files(root: Path, languages: list[str] | None) -> dict[str, Path]:
     """Language code -> locale file, for the requested languages (codes or locales) or all."""
     if not root.is_dir():
         raise FileNotFoundError(f"data folder {root} does not exist")

@@ -16,7 +16,7 @@ have no ids: examples get ``<lang>-<split>-<index>``. Duplicate utterances are r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from datasets import DatasetDict
@@ -31,65 +31,81 @@ from .corpus import (
     folder_translations,
     language_dirs,
     make_example,
+    malformed,
     require_file,
+    text_lines,
 )
 
 NO_LABEL = "NoLabel"  # MTOD's spelling of the O tag
 
 
 def load_mtod(
-    data_dir: str | Path, languages: list[str] | None = None, cache_dir: str | None = None
+    data_dir: str | Path,
+    languages: list[str] | None = None,
+    cache_dir: str | None = None,
+    splits: Mapping[str, Iterable[str]] | None = None,
+    translation_languages: Iterable[str] | None = None,
+    skip_malformed: bool = False,
 ) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
     labelled = {}
     for lang, folder in folders.items():
-        splits = {}
-        for split in SPLITS:
+        parts = {}
+        for split in splits.get(lang, ()) if splits is not None else SPLITS:
             path = require_file(folder / f"{split}-{lang}.conllu", f"MTOD {split} split of {lang!r}")
-            splits[split] = cached_dataset(
-                read_conllu, [path], EXAMPLE_FEATURES, cache_dir, path=str(path), language=lang, split=split
+            parts[split] = cached_dataset(
+                read_conllu, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed, path=str(path), language=lang,
+                split=split,
             )
-        labelled[lang] = DatasetDict(splits)
-    return XNLUCorpus("mtod", labelled, folder_translations(folders, labelled, "train.tsv", cache_dir=cache_dir))
+        labelled[lang] = DatasetDict(parts)
+    translations = folder_translations(folders, labelled, "train.tsv", cache_dir=cache_dir,
+                                       languages=translation_languages)
+    return XNLUCorpus("mtod", labelled, translations)
 
 
 def read_conllu(path: str, language: str, split: str) -> Iterator[dict]:
-    """Examples of one MTOD file, in file order."""
+    """Examples of one MTOD file, in file order. Ids number the blocks, skipped malformed ones included, so that
+    an example keeps its id whether or not other blocks were skipped."""
     count = 0
-    for start_line, block in _blocks(path):
-        intent, words, tags = None, [], []
-        for line_number, line in enumerate(block, start=start_line):
-            if line.startswith("#"):
-                key, _, value = line[1:].partition(":")
-                if key.strip() == "intent":
-                    intent = value.strip()
-                continue
-            columns = line.split("\t")
-            if len(columns) != 4:
-                raise DataFormatError(
-                    path, line_number, f"{len(columns)} columns: expected index, token, intent and tag (4, tab-separated)"
-                )
-            words.append(columns[1])
-            tags.append("O" if columns[3] == NO_LABEL else columns[3])
-        if intent is None:
-            raise DataFormatError(path, start_line, "block without a '# intent:' line")
-        yield make_example(path, start_line, f"{language}-{split}-{count}", language, words, tags, intent)
+    for index, (start_line, block) in enumerate(_blocks(path)):
         count += 1
+        try:
+            yield _example(path, start_line, block, f"{language}-{split}-{index}", language)
+        except DataFormatError as error:
+            malformed(error)
     ensure_not_empty(path, count)
+
+
+def _example(path: str, start_line: int, block: list[str], example_id: str, language: str) -> dict:
+    intent, words, tags = None, [], []
+    for line_number, line in enumerate(block, start=start_line):
+        if line.startswith("#"):
+            key, _, value = line[1:].partition(":")
+            if key.strip() == "intent":
+                intent = value.strip()
+            continue
+        columns = line.split("\t")
+        if len(columns) != 4:
+            raise DataFormatError(
+                path, line_number, f"{len(columns)} columns: expected index, token, intent and tag (4, tab-separated)"
+            )
+        words.append(columns[1])
+        tags.append("O" if columns[3] == NO_LABEL else columns[3])
+    if intent is None:
+        raise DataFormatError(path, start_line, "block without a '# intent:' line")
+    return make_example(path, start_line, example_id, language, words, tags, intent)
 
 
 def _blocks(path: str) -> Iterator[tuple[int, list[str]]]:
     """(first line number, lines) of each blank-line-separated block."""
     block, start = [], 0
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            line = line.rstrip("\n")
-            if line.strip():
-                if not block:
-                    start = line_number
-                block.append(line)
-            elif block:
-                yield start, block
-                block = []
+    for line_number, line in text_lines(path):
+        if line.strip():
+            if not block:
+                start = line_number
+            block.append(line)
+        elif block:
+            yield start, block
+            block = []
     if block:
         yield start, block

@@ -7,14 +7,18 @@ comma-separated, possibly empty; nested slots keep only the outermost ones. Word
 word takes the slot whose span it overlaps. Slot types and intents keep MTOP's names (``SL:DATE_TIME``,
 ``IN:GET_WEATHER``).
 
-Translations: ``<lang>/train.tsv`` (line-aligned with English train) when present, otherwise the examples of
-the target language that share an id with an English training example (MTOP is parallel by id).
+Translations: ``<lang>/train.tsv`` (line-aligned with English train) when present, otherwise the utterances of the
+target language's training file that share an id with an English training example (MTOP is parallel by id; only
+the id and utterance columns of that file are read, never its labels).
+
+A UTF-8 byte-order mark, CRLF line ends and a trailing tab are accepted; the domain, locale and decoupled-form
+columns and any field of the tokens JSON besides ``tokens`` and ``tokenSpans`` are not used and never checked.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from datasets import DatasetDict
@@ -29,9 +33,13 @@ from .corpus import (
     folder_translations,
     language_dirs,
     make_example,
+    malformed,
     outermost_spans,
     require_file,
     spans_to_bio,
+    tab_columns,
+    text_lines,
+    translation_targets,
     translations_by_id,
 )
 
@@ -39,70 +47,92 @@ SPLIT_FILES = {"train": "train.txt", "dev": "eval.txt", "test": "test.txt"}
 TRANSLATION_FILE = "train.tsv"
 
 
-def load_mtop(data_dir: str | Path, languages: list[str] | None = None, cache_dir: str | None = None) -> XNLUCorpus:
+def load_mtop(
+    data_dir: str | Path,
+    languages: list[str] | None = None,
+    cache_dir: str | None = None,
+    splits: Mapping[str, Iterable[str]] | None = None,
+    translation_languages: Iterable[str] | None = None,
+    skip_malformed: bool = False,
+) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
-    labelled, paths = {}, {}
+    labelled = {}
     for lang, folder in folders.items():
-        paths[lang] = {
-            split: require_file(folder / name, f"MTOP {split} split of {lang!r}") for split, name in SPLIT_FILES.items()
-        }
-        labelled[lang] = DatasetDict(
-            {
-                split: cached_dataset(read_mtop, [path], EXAMPLE_FEATURES, cache_dir, path=str(path), language=lang, split=split)
-                for split, path in paths[lang].items()
-            }
-        )
+        parts = {}
+        for split in splits.get(lang, ()) if splits is not None else SPLIT_FILES:
+            path = require_file(folder / SPLIT_FILES[split], f"MTOP {split} split of {lang!r}")
+            parts[split] = cached_dataset(read_mtop, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed,
+                                          path=str(path), language=lang, split=split)
+        labelled[lang] = DatasetDict(parts)
+    wanted = translation_targets(folders, "en", translation_languages)
     # Line-aligned files where the distribution has them; the others fall back to pairing by id.
     translations = folder_translations(
         {lang: folder for lang, folder in folders.items() if (folder / TRANSLATION_FILE).is_file()},
         labelled,
         TRANSLATION_FILE,
         cache_dir=cache_dir,
+        languages=[lang for lang in wanted if (folders[lang] / TRANSLATION_FILE).is_file()],
     )
-    if "en" in labelled:
-        for lang in folders.keys() - translations.keys() - {"en"}:
-            candidates = cached_dataset(
-                read_mtop_utterances, paths[lang].values(), TRANSLATION_FEATURES, cache_dir,
-                paths=tuple(str(path) for path in paths[lang].values()), language=lang,
-            )
+    if "en" in labelled and "train" in labelled["en"]:
+        for lang in [lang for lang in wanted if lang not in translations]:
+            # Only the utterances (never the labels) of the target language's TRAINING file: MTOP's splits are
+            # parallel by id, so no English training example has its translation among the test utterances.
+            path = require_file(folders[lang] / SPLIT_FILES["train"], f"MTOP train split of {lang!r}")
+            candidates = cached_dataset(read_mtop_utterances, [path], TRANSLATION_FEATURES, cache_dir,
+                                        path=str(path), language=lang)
             translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
     return XNLUCorpus("mtop", labelled, translations)
 
 
 def read_mtop(path: str, language: str, split: str) -> Iterator[dict]:
-    """Examples of one MTOP split file, in file order."""
+    """Examples of one MTOP split file, in file order. Ids of 7-column files number the lines with an example,
+    skipped malformed ones included."""
     count = 0
-    for line_number, columns in _rows(path):
-        example_id, intent, slots, utterance, tokens_json = _fields(columns, f"{language}-{split}-{count}")
-        words, offsets = _tokens(tokens_json, path, line_number)
-        spans = outermost_spans(_parse_slots(slots, path, line_number), utterance, path, line_number)
-        tags = spans_to_bio(offsets, spans, path, line_number)
-        yield make_example(path, line_number, example_id, language, words, tags, intent)
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        default_id = f"{language}-{split}-{count}"
         count += 1
+        try:
+            yield _example(path, line_number, line, default_id, language)
+        except DataFormatError as error:
+            malformed(error)
     ensure_not_empty(path, count)
 
 
-def read_mtop_utterances(paths: tuple[str, ...], language: str) -> Iterator[dict]:
-    """(id, utterance) of every example of a language: the candidates for pairing with English by id."""
-    for path in paths:
-        for count, (_, columns) in enumerate(_rows(path)):
-            example_id, _, _, utterance, _ = _fields(columns, f"{language}-{count}")
+def _example(path: str, line_number: int, line: str, default_id: str, language: str) -> dict:
+    example_id, intent, slots, utterance, tokens_json = _fields(_columns(path, line_number, line), default_id)
+    words, offsets = _tokens(tokens_json, path, line_number)
+    spans = outermost_spans(_parse_slots(slots, path, line_number), utterance, path, line_number)
+    tags = spans_to_bio(offsets, spans, path, line_number)
+    return make_example(path, line_number, example_id, language, words, tags, intent)
+
+
+def read_mtop_utterances(path: str, language: str) -> Iterator[dict]:
+    """(id, utterance) of every example of a language's training file: the candidates for pairing with English by
+    id. Only the id and utterance columns are read, so a line with malformed labels still gives its utterance."""
+    count = 0
+    for line_number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            example_id, _, _, utterance, _ = _fields(_columns(path, line_number, line), f"{language}-train-{count}")
+        except DataFormatError as error:
+            malformed(error)
+        else:
             yield {"id": example_id, "text": utterance}
+        count += 1
 
 
-def _rows(path: str) -> Iterator[tuple[int, list[str]]]:
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            columns = line.rstrip("\r\n").split("\t")
-            if len(columns) not in (7, 8):
-                raise DataFormatError(
-                    path, line_number,
-                    f"{len(columns)} columns: expected 8 tab-separated (id, intent, slots, utterance, domain, "
-                    "locale, decoupled form, tokens JSON) or 7 without the id",
-                )
-            yield line_number, columns
+def _columns(path: str, line_number: int, line: str) -> list[str]:
+    columns = tab_columns(line)
+    if len(columns) not in (7, 8):
+        raise DataFormatError(
+            path, line_number,
+            f"{len(columns)} columns: expected 8 tab-separated (id, intent, slots, utterance, domain, "
+            "locale, decoupled form, tokens JSON) or 7 without the id",
+        )
+    return columns
 
 
 def _fields(columns: list[str], default_id: str) -> tuple[str, str, str, str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -148,6 +149,75 @@ def test_second_load_comes_from_the_cache_and_edits_invalidate_it(tmp_path):
     test_file.write_text(test_file.read_text() + "9\tflights\tO\tatis_flight\n")
     os.utime(test_file, ns=(1, 1))  # a different size and time: the cache key changes
     assert len(load_corpus("m_atis", str(data_dir), cache_dir=cache).labelled["en"]["test"]) == 3
+
+
+# --- real releases: their quirks, and reading only what a run needs ----------------------------------------------
+
+NBSP = "\u00a0"
+ZERO_SHOT_SPLITS = {"en": ["train", "test"], "es": ["test"], "fr": ["test"]}
+
+
+def test_multiatis_release_quirks_are_read_as_the_format_defines(cache_dir):
+    """The CrossAligner release of MultiATIS++: tokens separated by single spaces only (a token may hold a
+    non-breaking space), a byte-order mark, CRLF line ends and a trailing tab."""
+    corpus = load_corpus("m_atis", str(FIXTURES / "m_atis_release"), cache_dir=cache_dir, splits=ZERO_SHOT_SPLITS,
+                         translation_languages=["es", "fr"])
+    spanish = examples(corpus, "es", "test")
+    assert spanish[0]["words"] == ["vuelos", "a", "washington", f"D.{NBSP}C."]  # one token, one tag
+    assert spanish[0]["tags"] == ["O", "O", "B-toloc.city_name", "I-toloc.city_name"]
+    assert spanish[0]["intent"] == "atis_flight" and spanish[1]["id"] == "21"  # trailing tab, CRLF
+    assert examples(corpus, "en", "train")[0]["id"] == "0"  # the byte-order mark is not part of the header
+    assert examples(corpus, "en", "test")[1]["tags"][-1] == "B-city_name"
+    assert corpus.translations["es"]["text"][0] == f"muestra vuelos de boston a washington D.{NBSP}C."
+    assert len(corpus.translations["fr"]) == 4
+    # Only the files the plan names were opened: Spanish labelled training data (with a malformed line) was not.
+    assert list(corpus.labelled["es"]) == ["test"] and corpus.skipped == []
+
+
+def test_a_malformed_line_stops_a_full_read_with_file_line_and_reason(cache_dir):
+    with pytest.raises(DataFormatError, match=r"es/train.txt, line 3: empty tag at position 6 \(two spaces in a "
+                                              r"row\): expected one tag per position"):
+        load_corpus("m_atis", str(FIXTURES / "m_atis_release"), cache_dir=cache_dir)
+
+
+def test_skip_malformed_skips_logs_and_counts_also_from_the_cache(tmp_path, caplog):
+    cache = str(tmp_path / "cache")
+    release = str(FIXTURES / "m_atis_release")
+    for attempt in ("read", "cached"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            corpus = load_corpus("m_atis", release, cache_dir=cache, skip_malformed=True)
+        path = str(FIXTURES / "m_atis_release" / "es" / "train.txt")
+        assert corpus.skipped == [{"path": path, "line": 3, "reason": corpus.skipped[0]["reason"]}], attempt
+        assert "empty tag at position 6" in corpus.skipped[0]["reason"]
+        assert corpus.skipped_counts() == {path: 1}
+        assert [row["id"] for row in examples(corpus, "es", "train")] == ["0", "2", "3"]
+        assert f"skipped malformed example: {path}, line 3" in caplog.text, attempt
+
+
+def test_mtop_release_columns_bom_crlf_trailing_tab_and_extra_json_fields(tmp_path, cache_dir):
+    corpus = load("mtop", cache_dir)
+    assert examples(corpus, "th", "test")[0]["tags"][0] == "O"  # a file with a byte-order mark and CRLF
+    assert examples(corpus, "en", "test")[0]["id"] == "105"  # a line with a trailing tab
+    line = (FIXTURES / "mtop" / "en" / "train.txt").read_text(encoding="utf-8").splitlines()[0]
+    columns = line.split("\t")
+    record = json.loads(columns[7])
+    record["unusedField"] = {"nested": [1, 2]}
+    columns[7], columns[4], columns[6] = json.dumps(record), "any domain", "[IN:ANY [SL:ANY any ] ]"
+    (tmp_path / "train.txt").write_text("\t".join(columns) + "\n", encoding="utf-8")
+    (example,) = read_mtop(str(tmp_path / "train.txt"), language="en", split="train")
+    assert example["words"][0] == "remind" and example["tags"][0] == "B-SL:PERSON_REMINDED"
+
+
+def test_massive_release_fields_the_project_does_not_use_are_never_checked(tmp_path):
+    record = json.loads((FIXTURES / "massive" / "en-US.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert {"scenario", "worker_id", "slot_method", "judgments"} <= set(record)  # MASSIVE 1.1's fields
+    record.update(scenario=None, worker_id=7, slot_method="?", judgments=[{"anything": None}])
+    other_partition = {"id": "9", "partition": "test", "intent": None}  # broken, but not in the partition read
+    path = tmp_path / "en-US.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps(other_partition) + "\n", encoding="utf-8")
+    (example,) = read_massive(str(path), language="en", split="train")
+    assert example["tags"][-2:] == ["B-time", "I-time"]
 
 
 # --- bad input: clear errors naming file, line and what was expected ---------------------------------------------

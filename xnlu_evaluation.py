@@ -1,26 +1,32 @@
 # Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
-"""Scores of CrossAligner XNLU, as the paper reports them (SPEC.md "Evaluation").
+"""How CrossAligner XNLU scores and compares runs: the `xnlu_metric.py` evaluate module per language, the MEAN over
+target languages, and the paper's significance test.
 
-Per language: intent accuracy, slot F1 (seqeval: span-based, micro, strict IOB2), exact match (intent and every tag
-right) and `overall` = (accuracy + F1) / 2; the MEAN over languages; and the two-tailed z-test for the difference of
-two proportions the paper uses to compare with a baseline. Scores are fractions in [0, 1].
-
-The model predicts IO tags; `io_to_bio` restores BIO before scoring, and the gold is the ORIGINAL BIO. The released
-code also collapsed the gold to IO (which merges adjacent same-type gold entities and inflates F1); `gold_scheme="io"`
-reproduces that, for comparison with the paper only.
+Per language: intent accuracy, slot precision / recall / F1 (span-based, micro; conlleval chunks; per type too), exact
+match and `overall` = (accuracy + F1) / 2, as fractions in [0, 1] (see `xnlu_metric.py`). The model predicts IO tags;
+`io_to_bio` restores BIO before scoring, and the gold is the ORIGINAL BIO (`gold_scheme="io"` collapses it to IO
+first, as the paper's released code did: for comparison with the paper only).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
-from seqeval.metrics import f1_score
-from seqeval.scheme import IOB2
+import evaluate
 
-from modeling_crossaligner import bio_to_io, io_to_bio
+METRIC_PATH = Path(__file__).resolve().with_name("xnlu_metric.py")
+# Scalar scores of every language, in the order tables show them.
+METRICS = ("intent_accuracy", "slot_f1", "slot_precision", "slot_recall", "exact_match", "overall")
 
-GOLD_SCHEMES = ("bio", "io")
+
+@functools.cache
+def load_metric() -> evaluate.EvaluationModule:
+    """The project's `evaluate` module, loaded by path (offline), kept in memory (no cache files, so that several
+    processes can score at once)."""
+    return evaluate.load(str(METRIC_PATH), keep_in_memory=True)
 
 
 def score_language(
@@ -29,53 +35,35 @@ def score_language(
     gold_tags: Sequence[Sequence[str]],
     predicted_tags: Sequence[Sequence[str]],
     gold_scheme: str = "bio",
-) -> dict[str, float]:
-    """Scores of one test set. Tags are BIO, one per word; `predicted_tags` come from `io_to_bio`.
-
-    Returns `accuracy`, `f1`, `exact_match`, `overall` and `num_examples`.
-    """
-    if gold_scheme not in GOLD_SCHEMES:
-        raise ValueError(f"unknown gold_scheme {gold_scheme!r}; valid: {', '.join(GOLD_SCHEMES)}")
+) -> dict:
+    """Scores of one test set (see `xnlu_metric.py`). Tags are BIO, one per word; `predicted_tags` come from
+    `io_to_bio`. Returns the metric's dict: METRICS, counts and `slot_types`."""
     lengths = {len(gold_intents), len(predicted_intents), len(gold_tags), len(predicted_tags)}
     if len(lengths) != 1:
         raise ValueError(f"gold and predictions differ in number of examples: {sorted(lengths)}")
-    if not gold_intents:
-        raise ValueError("cannot score an empty test set")
-    gold_tags = [list(tags) for tags in gold_tags]
-    if gold_scheme == "io":
-        gold_tags = [io_to_bio(bio_to_io(tags)) for tags in gold_tags]
-    predicted_tags = [list(tags) for tags in predicted_tags]
-    for index, (gold, predicted) in enumerate(zip(gold_tags, predicted_tags)):
-        if len(gold) != len(predicted):
-            raise ValueError(f"example {index}: {len(gold)} gold tags but {len(predicted)} predicted tags")
-
-    intent_right = [gold == predicted for gold, predicted in zip(gold_intents, predicted_intents)]
-    accuracy = sum(intent_right) / len(intent_right)
-    # zero_division=0: a test set without any gold or predicted entity scores F1 0 instead of warning.
-    f1 = float(f1_score(gold_tags, predicted_tags, average="micro", mode="strict", scheme=IOB2, zero_division=0))
-    exact = [right and gold == predicted for right, gold, predicted in zip(intent_right, gold_tags, predicted_tags)]
-    return {
-        "accuracy": accuracy,
-        "f1": f1,
-        "exact_match": sum(exact) / len(exact),
-        "overall": (accuracy + f1) / 2,
-        "num_examples": len(gold_intents),
-    }
+    return load_metric().compute(
+        predictions=[{"intent": i, "tags": list(t)} for i, t in zip(predicted_intents, predicted_tags)],
+        references=[{"intent": i, "tags": list(t)} for i, t in zip(gold_intents, gold_tags)],
+        gold_scheme=gold_scheme,
+    )
 
 
-def mean_over_languages(metrics_by_language: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """Unweighted MEAN over languages of every metric all languages have (the paper's MEAN columns);
-    `num_examples` is summed instead."""
-    if not metrics_by_language:
+def mean_over_languages(
+    metrics_by_language: Mapping[str, Mapping[str, float]], languages: Iterable[str] | None = None
+) -> dict[str, float]:
+    """Unweighted MEAN over `languages` (default: all) of every scalar metric they all have (the paper's MEAN
+    columns); counts (`num_*`) are summed instead."""
+    languages = list(metrics_by_language if languages is None else languages)
+    if not languages:
         raise ValueError("no languages to average")
-    shared = set.intersection(*(set(metrics) for metrics in metrics_by_language.values()))
-    mean = {
-        name: sum(metrics[name] for metrics in metrics_by_language.values()) / len(metrics_by_language)
-        for name in sorted(shared - {"num_examples"})
+    rows = [metrics_by_language[language] for language in languages]
+    shared = set.intersection(*(
+        {name for name, value in row.items() if isinstance(value, (int, float))} for row in rows
+    ))
+    return {
+        name: sum(row[name] for row in rows) / (1 if name.startswith("num_") else len(rows))
+        for name in sorted(shared)
     }
-    if "num_examples" in shared:
-        mean["num_examples"] = sum(metrics["num_examples"] for metrics in metrics_by_language.values())
-    return mean
 
 
 def two_proportion_z_test(proportion_a: float, n_a: int, proportion_b: float, n_b: int) -> tuple[float, float]:

@@ -1,13 +1,18 @@
-"""xnlu_evaluation: per-language scores against the original BIO gold, MEAN over languages, z-test."""
+"""Scoring: the xnlu_metric evaluate module (conlleval chunks, P/R/F1 per type), MEAN over languages, z-test."""
 
 import math
+import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
 from modeling_crossaligner import io_to_bio
-from xnlu_evaluation import mean_over_languages, score_language, two_proportion_z_test
+from xnlu_evaluation import METRIC_PATH, mean_over_languages, score_language, two_proportion_z_test
 
-# Two adjacent "datetime" entities in the gold: IO predictions cannot separate them (SPEC "Labels").
+# Two adjacent "datetime" entities in the gold: IO predictions cannot separate them (see README "Labels").
 GOLD_TAGS = [
     ["O", "B-datetime", "B-datetime", "O"],
     ["B-location", "I-location", "O"],
@@ -23,35 +28,82 @@ def test_perfect_io_predictions_still_miss_adjacent_same_type_gold_entities():
     # Gold spans: 4 (two datetime in example 0, location, datetime); predicted: 3 (merged datetime), 2 right.
     precision, recall = 2 / 3, 2 / 4
     f1 = 2 * precision * recall / (precision + recall)
-    assert scores["f1"] == pytest.approx(f1)
-    assert scores["accuracy"] == pytest.approx(2 / 3)
-    assert scores["exact_match"] == pytest.approx(1 / 3)  # example 1 only: example 0 tags differ, 2 has a wrong intent
+    assert scores["slot_precision"] == pytest.approx(precision) and scores["slot_recall"] == pytest.approx(recall)
+    assert scores["slot_f1"] == pytest.approx(f1)
+    assert scores["intent_accuracy"] == pytest.approx(2 / 3)
+    assert scores["exact_match"] == pytest.approx(1 / 3)  # example 1 only: example 0 spans differ, 2 has a wrong intent
     assert scores["overall"] == pytest.approx((2 / 3 + f1) / 2)
-    assert scores["num_examples"] == 3
+    assert (scores["num_examples"], scores["num_gold_slots"], scores["num_predicted_slots"]) == (3, 4, 3)
+    assert scores["slot_types"]["datetime"] == pytest.approx(
+        {"precision": 1 / 2, "recall": 1 / 3, "f1": 0.4, "support": 3})
+    assert scores["slot_types"]["location"] == pytest.approx({"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1})
     # Scoring the IO-collapsed gold (the released code's way) merges the gold entities too: everything matches.
     collapsed = score_language(GOLD_INTENTS, ["alarm", "weather", "weather"], GOLD_TAGS, predicted_tags,
                                gold_scheme="io")
-    assert collapsed["f1"] == 1.0 and collapsed["exact_match"] == pytest.approx(2 / 3)
+    assert collapsed["slot_f1"] == 1.0 and collapsed["exact_match"] == pytest.approx(2 / 3)
 
 
-def test_strict_iob2_span_scoring():
-    # A wrong boundary or type is a miss; strict mode does not repair an I- without a B-.
+def test_chunks_are_read_as_conlleval_reads_them():
+    # A wrong boundary or type is a miss; an I- run after O is an entity (conlleval, seqeval's default mode).
     predicted = [["O", "B-datetime", "O", "O"], ["B-datetime", "I-datetime", "O"], ["O", "I-datetime", "I-datetime"]]
     scores = score_language(GOLD_INTENTS, GOLD_INTENTS, GOLD_TAGS, predicted)
-    # Predicted spans (strict): datetime(1,2) right, datetime(0,2) wrong type; the I- run is invalid in strict IOB2.
-    precision, recall = 1 / 2, 1 / 4
-    assert scores["f1"] == pytest.approx(2 * precision * recall / (precision + recall))
-    assert scores["accuracy"] == 1.0 and scores["exact_match"] == 0.0
+    # Predicted spans: datetime(1,2) right, datetime(0,2) wrong type, datetime(1,3) right (starts with I-).
+    precision, recall = 2 / 3, 2 / 4
+    assert scores["slot_f1"] == pytest.approx(2 * precision * recall / (precision + recall))
+    assert scores["intent_accuracy"] == 1.0 and scores["exact_match"] == pytest.approx(1 / 3)
+
+
+def test_a_stray_inside_tag_in_the_gold_is_an_entity_that_a_correct_prediction_matches():
+    # MTOD's Spanish and Thai test sets have gold entities that begin with I-X. Strict IOB2 would drop them.
+    gold = [["O", "I-location", "I-location"], ["B-datetime", "I-location"]]
+    predicted = [io_to_bio(["O", "location", "location"]), io_to_bio(["datetime", "location"])]
+    scores = score_language(["a", "b"], ["a", "b"], gold, predicted)
+    assert scores["num_gold_slots"] == 3 and scores["slot_f1"] == 1.0 and scores["exact_match"] == 1.0
 
 
 def test_no_entities_anywhere_scores_zero_f1_without_warning():
     scores = score_language(["a"], ["a"], [["O", "O"]], [["O", "O"]])
-    assert scores["f1"] == 0.0 and scores["exact_match"] == 1.0
+    assert scores["slot_f1"] == 0.0 and scores["exact_match"] == 1.0 and scores["slot_types"] == {}
+
+
+def test_an_independent_scorer_gives_the_same_numbers():
+    """seqeval's default mode (conlleval chunks) on random BIO sequences with stray I- tags, mixed types and
+    boundaries: micro and per-type precision / recall / F1 agree with the module."""
+    rng = random.Random(0)
+    tags = ["O", "O", "O", "B-a", "I-a", "B-b", "I-b", "I-c"]
+    gold = [[rng.choice(tags) for _ in range(rng.randint(1, 9))] for _ in range(400)]
+    predicted = [[tag if rng.random() < 0.7 else rng.choice(tags) for tag in row] for row in gold]
+    intents = ["x"] * len(gold)
+    scores = score_language(intents, intents, gold, predicted)
+    assert scores["slot_precision"] == pytest.approx(precision_score(gold, predicted))
+    assert scores["slot_recall"] == pytest.approx(recall_score(gold, predicted))
+    assert scores["slot_f1"] == pytest.approx(f1_score(gold, predicted))
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    for slot_type in ("a", "b", "c"):
+        expected = {key: report[slot_type][key] for key in ("precision", "recall", "f1-score", "support")}
+        ours = scores["slot_types"][slot_type]
+        assert (ours["precision"], ours["recall"], ours["f1"], ours["support"]) == pytest.approx(tuple(expected.values()))
+
+
+def test_the_metric_loads_with_evaluate_by_path_offline(tmp_path):
+    code = f"""
+import evaluate
+xnlu = evaluate.load({str(METRIC_PATH)!r})
+print(xnlu.compute(predictions=[{{"intent": "a", "tags": ["B-x", "O"]}}],
+                   references=[{{"intent": "a", "tags": ["I-x", "O"]}}])["slot_f1"])
+"""
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "1.0"
 
 
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="number of examples"):
         score_language(["a"], [], [["O"]], [["O"]])
+    with pytest.raises(ValueError, match="malformed BIO tag 'X-a'"):
+        score_language(["a"], ["a"], [["X-a"]], [["O"]])
     with pytest.raises(ValueError, match="example 0"):
         score_language(["a"], ["a"], [["O", "O"]], [["O"]])
     with pytest.raises(ValueError, match="bio, io"):
@@ -60,14 +112,15 @@ def test_bad_input_is_rejected():
         score_language([], [], [], [])
 
 
-def test_mean_over_languages_is_unweighted_and_sums_examples():
-    mean = mean_over_languages(
-        {
-            "es": {"accuracy": 0.9, "f1": 0.7, "overall": 0.8, "num_examples": 100},
-            "th": {"accuracy": 0.5, "f1": 0.3, "overall": 0.4, "num_examples": 10},
-        }
-    )
-    assert mean == pytest.approx({"accuracy": 0.7, "f1": 0.5, "overall": 0.6, "num_examples": 110})
+def test_mean_over_languages_is_unweighted_and_sums_counts():
+    scores = {
+        "en": {"intent_accuracy": 1.0, "slot_f1": 1.0, "num_examples": 7},
+        "es": {"intent_accuracy": 0.9, "slot_f1": 0.7, "overall": 0.8, "num_examples": 100, "slot_types": {}},
+        "th": {"intent_accuracy": 0.5, "slot_f1": 0.3, "overall": 0.4, "num_examples": 10, "slot_types": {}},
+    }
+    mean = mean_over_languages(scores, ["es", "th"])
+    assert mean == pytest.approx({"intent_accuracy": 0.7, "slot_f1": 0.5, "overall": 0.6, "num_examples": 110})
+    assert set(mean_over_languages(scores)) == {"intent_accuracy", "slot_f1", "num_examples"}
 
 
 def test_two_proportion_z_test_by_hand():

@@ -22,8 +22,14 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import AutoConfig, AutoModel, XLMRobertaConfig
-from transformers.modeling_outputs import ModelOutput
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    XLMRobertaConfig,
+)
+from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaModel, XLMRobertaPreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY, Pipeline
 from transformers.utils import logging
@@ -73,8 +79,8 @@ def io_to_bio(tags: list[str]) -> list[str]:
 
 
 def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
-    """BIO tags -> [(type, start_word, end_word_exclusive)], strict IOB2: an `I-x` that does not continue an `x`
-    entity starts a new one (as seqeval's strict mode would not score it as a continuation)."""
+    """BIO tags -> [(type, start_word, end_word_exclusive)], read as conlleval reads chunks: an entity starts at
+    `B-x`, or at an `I-x` that does not continue an `x` entity (after `O` or another type)."""
     spans: list[tuple[str, int, int]] = []
     current: list[Any] | None = None
     for index, tag in enumerate(tags):
@@ -124,6 +130,17 @@ class XLMRobertaJointXNLUConfig(XLMRobertaConfig):
         bio_prefixed = [label for label in self.slot_labels if label[:2] in ("B-", "I-")]
         if bio_prefixed:
             raise ValueError(f"slot_labels are IO labels (bare slot types), got BIO tags {bio_prefixed[:3]}")
+        if self.intent_labels:
+            # The sentence-level labels are the intents (the token-classification view swaps in the slot labels).
+            self.id2label = dict(enumerate(self.intent_labels))
+            self.label2id = {label: index for index, label in self.id2label.items()}
+        # Saving writes the auto_map entry of the saved model's own class; the other views are added here, so that
+        # every saved model loads as remote code with each of the three Auto classes.
+        self.auto_map = {
+            **(getattr(self, "auto_map", None) or {}),
+            "AutoModelForTokenClassification": f"{_MODULE_FILE}.XLMRobertaJointXNLUForTokenClassification",
+            "AutoModelForSequenceClassification": f"{_MODULE_FILE}.XLMRobertaJointXNLUForSequenceClassification",
+        }
         if not getattr(self, "custom_pipelines", None):
             # Written into every saved config so that `pipeline("xnlu", model=dir_or_repo, trust_remote_code=True)`
             # finds the pipeline class in the saved copy of this file.
@@ -159,6 +176,7 @@ class JointXNLUOutput(ModelOutput):
 
     loss: intent_loss + slot_loss, when both label tensors are given.
     intent_logits: (batch, num_intents). slot_logits: (batch, seq_len, num_slot_labels), IO labels.
+    crossaligner_logits: (batch, num_slot_labels) the CrossAligner head's logits of which slot labels occur.
     pooled_output: (batch, hidden) pooled `<s>` vector (dense + tanh), the sentence vector the alignment losses use.
     """
 
@@ -167,6 +185,7 @@ class JointXNLUOutput(ModelOutput):
     slot_loss: torch.FloatTensor | None = None
     intent_logits: torch.FloatTensor | None = None
     slot_logits: torch.FloatTensor | None = None
+    crossaligner_logits: torch.FloatTensor | None = None
     pooled_output: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
@@ -269,8 +288,11 @@ class XLMRobertaForJointXNLU(XLMRobertaPreTrainedModel):
         output_attentions: bool | None = None,
         **kwargs,
     ) -> JointXNLUOutput:
-        """Intent and slot logits for a batch; with `intent_labels` (batch,) and/or `slot_labels` (batch, seq_len)
-        (-100 = ignored) also the cross-entropy losses, `loss` being their sum."""
+        """Intent, slot and CrossAligner logits for a batch; with `intent_labels` (batch,) and/or `slot_labels`
+        (batch, seq_len) (-100 = ignored) also the cross-entropy losses, `loss` being their sum.
+
+        The CrossAligner logits are computed here, in `forward`, so that every head takes part in the forward pass
+        that DDP watches (the alignment loss is the trainer's)."""
         if input_ids is not None:
             self._check_labels(input_ids, intent_labels, slot_labels)
         encoded = self.roberta(
@@ -299,6 +321,7 @@ class XLMRobertaForJointXNLU(XLMRobertaPreTrainedModel):
             slot_loss=slot_loss,
             intent_logits=intent_logits,
             slot_logits=slot_logits,
+            crossaligner_logits=self.crossaligner_logits(slot_logits, attention_mask),
             pooled_output=pooled_output,
             hidden_states=encoded.hidden_states,
             attentions=encoded.attentions,
@@ -321,6 +344,36 @@ def _cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if not (labels != IGNORE_INDEX).any():
         return logits.sum() * 0.0
     return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+
+
+class XLMRobertaJointXNLUForTokenClassification(XLMRobertaForJointXNLU):
+    """The joint model as a token classifier, for `AutoModelForTokenClassification` and transformers'
+    `token-classification` pipeline: `logits` are the slot logits and `config.id2label` the IO slot labels.
+
+    A token's label is a bare slot type, which that pipeline reads as the inside of an entity, so
+    `aggregation_strategy="simple"` joins consecutive tokens of one type into one entity, as `io_to_bio` does. The
+    `xnlu` pipeline is the better choice for scripts written without spaces (it never labels XLM-R's bare `▁`).
+    """
+
+    def __init__(self, config: XLMRobertaJointXNLUConfig):
+        super().__init__(config)
+        config.id2label = dict(enumerate(config.slot_labels))
+        config.label2id = {label: index for index, label in config.id2label.items()}
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> TokenClassifierOutput:
+        outputs = super().forward(input_ids, attention_mask=attention_mask, slot_labels=labels, **kwargs)
+        return TokenClassifierOutput(loss=outputs.slot_loss, logits=outputs.slot_logits,
+                                     hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+class XLMRobertaJointXNLUForSequenceClassification(XLMRobertaForJointXNLU):
+    """The joint model as an intent classifier, for `AutoModelForSequenceClassification` and transformers'
+    `text-classification` pipeline (`top_k` works): `logits` are the intent logits, `config.id2label` the intents."""
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> SequenceClassifierOutput:
+        outputs = super().forward(input_ids, attention_mask=attention_mask, intent_labels=labels, **kwargs)
+        return SequenceClassifierOutput(loss=outputs.intent_loss, logits=outputs.intent_logits,
+                                        hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -371,28 +424,37 @@ class XNLUPipeline(Pipeline):
     """Intent and slots of utterances: `pipeline("xnlu", model=..., trust_remote_code=True)`.
 
     Each input string gives `{"intent", "score", "slots": [{"type", "text", "start", "end", "score"}]}` with character
-    offsets into the original string (`text[start:end] == slot["text"]`). Words are delimited by spaces; in scripts
+    offsets into the original string (`text[start:end] == slot["text"]`); with `top_k=k` (or `None`: all) also
+    `"intents"`, the k most probable intents as `[{"intent", "score"}, ...]`. Lists give lists; generators and
+    datasets (`KeyDataset(dataset, "text")`) stream their results. Words are delimited by spaces; in scripts
     written without spaces (Thai, Chinese, Japanese, ...) every sub-word is a unit, so slot spans follow sub-word
     boundaries there. Texts longer than the model's `max_seq_length` tokens are truncated with a warning, and slots
     then only cover the part that was read. Call with `batch_size=32` (or more) to run batches through the model.
     """
 
-    def _sanitize_parameters(self, max_length: int | None = None, **kwargs):
+    def _sanitize_parameters(self, max_length: int | None = None, top_k: int | None = 1, **kwargs):
         if kwargs:
             raise TypeError(f"unexpected xnlu pipeline arguments: {sorted(kwargs)}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be a positive int or None (all intents), got {top_k!r}")
         preprocess_params = {}
         if max_length is not None:
             preprocess_params["max_length"] = max_length
-        return preprocess_params, {}, {}
+        return preprocess_params, {}, {"top_k": top_k}
 
     def __call__(self, inputs, **kwargs):
-        texts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        for text in texts:
-            if not isinstance(text, str):
-                raise TypeError(f"xnlu pipeline inputs must be str or a list of str, got {type(text).__name__}")
-        return super().__call__(list(inputs) if isinstance(inputs, tuple) else inputs, **kwargs)
+        """One text (a dict back), a list of texts (a list back), or a generator or dataset of texts such as
+        `KeyDataset(dataset, "text")` (results streamed back one by one, as transformers' pipelines do)."""
+        if isinstance(inputs, (list, tuple)):
+            for text in inputs:
+                _check_text(text)
+            inputs = list(inputs)
+        elif isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+            _check_text(inputs)
+        return super().__call__(inputs, **kwargs)
 
     def preprocess(self, text: str, max_length: int | None = None) -> dict[str, Any]:
+        _check_text(text)  # items of generators and datasets are only seen here
         max_length = max_length or self.model.config.max_seq_length
         encoding = self.tokenizer(
             text,
@@ -427,10 +489,11 @@ class XNLUPipeline(Pipeline):
             "units": model_inputs["units"],
         }
 
-    def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, Any]:
+    def postprocess(self, model_outputs: dict[str, Any], top_k: int | None = 1) -> dict[str, Any]:
         config = self.model.config
         intent_probs = model_outputs["intent_probs"][0]
-        intent_score, intent_id = intent_probs.max(-1)
+        ranked_scores, ranked_ids = intent_probs.sort(descending=True)
+        intent_score, intent_id = ranked_scores[0], ranked_ids[0]
         slot_probs = model_outputs["slot_probs"][0]
         text, offsets, units = model_outputs["text"], model_outputs["offsets"], model_outputs["units"]
 
@@ -453,15 +516,33 @@ class XNLUPipeline(Pipeline):
                     "score": float(head_scores[first:last].mean()),
                 }
             )
-        return {"intent": config.intent_labels[int(intent_id)], "score": float(intent_score), "slots": slots}
+        result = {"intent": config.intent_labels[int(intent_id)], "score": float(intent_score), "slots": slots}
+        if top_k != 1:
+            ranked = zip(ranked_ids[:top_k].tolist(), ranked_scores[:top_k].tolist())
+            result["intents"] = [{"intent": config.intent_labels[i], "score": score} for i, score in ranked]
+        return result
+
+
+def _check_text(text) -> None:
+    if not isinstance(text, str):
+        raise TypeError(
+            f"xnlu pipeline inputs must be str, a list of str, or a generator or dataset of str; got "
+            f"{type(text).__name__}"
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------------
 # Registration: Auto classes (also written into saved configs as `auto_map`) and the `xnlu` pipeline task.
 # --------------------------------------------------------------------------------------------------------------------
 
+_AUTO_CLASSES = {
+    AutoModel: XLMRobertaForJointXNLU,
+    AutoModelForTokenClassification: XLMRobertaJointXNLUForTokenClassification,
+    AutoModelForSequenceClassification: XLMRobertaJointXNLUForSequenceClassification,
+}
 AutoConfig.register(XLMRobertaJointXNLUConfig.model_type, XLMRobertaJointXNLUConfig, exist_ok=True)
-AutoModel.register(XLMRobertaJointXNLUConfig, XLMRobertaForJointXNLU, exist_ok=True)
 XLMRobertaJointXNLUConfig.register_for_auto_class()
-XLMRobertaForJointXNLU.register_for_auto_class("AutoModel")
+for _auto_class, _model_class in _AUTO_CLASSES.items():
+    _auto_class.register(XLMRobertaJointXNLUConfig, _model_class, exist_ok=True)
+    _model_class.register_for_auto_class(_auto_class.__name__)
 PIPELINE_REGISTRY.register_pipeline("xnlu", pipeline_class=XNLUPipeline, pt_model=AutoModel)

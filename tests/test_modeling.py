@@ -205,7 +205,11 @@ def test_saved_model_is_safetensors_with_remote_code(tiny_model_dir):
     assert config["auto_map"] == {
         "AutoConfig": "modeling_crossaligner.XLMRobertaJointXNLUConfig",
         "AutoModel": "modeling_crossaligner.XLMRobertaForJointXNLU",
+        "AutoModelForTokenClassification": "modeling_crossaligner.XLMRobertaJointXNLUForTokenClassification",
+        "AutoModelForSequenceClassification": "modeling_crossaligner.XLMRobertaJointXNLUForSequenceClassification",
     }
+    # The sentence-level labels of the saved config are the intents.
+    assert config["id2label"] == {str(i): intent for i, intent in enumerate(config["intent_labels"])}
     assert config["custom_pipelines"]["xnlu"]["impl"] == "modeling_crossaligner.XNLUPipeline"
 
 

@@ -1,15 +1,19 @@
 # Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
-"""Training of CrossAligner XNLU: a `Trainer` that adds the zero-shot alignment losses and their CoV weights.
+"""Training of CrossAligner XNLU: a `Trainer` that adds the zero-shot alignment losses and their weights.
 
-- `CrossAlignerTrainingArguments`: `TrainingArguments` plus `alignment`, `weighting` and `head_learning_rate`.
+- `CrossAlignerTrainingArguments`: `TrainingArguments` plus `alignment`, `weighting`, `head_learning_rate`, `pairing`
+  and `paper_optimization`.
 - `CrossAlignerTrainer`: main losses (intent + slot) on the labelled English batch, plus each selected alignment loss
-  on the (English, translation) pairs, weighted by `sum` (1 each) or `cov` (Coefficient of Variation); every loss and
-  weight is logged; `evaluate` / `evaluate_languages` report the paper's per-language scores.
+  on the (English, translation) pairs, weighted 1 each (`sum`; the default for a single loss, as in the paper) or by
+  their Coefficient of Variation (`cov`; the default when several are combined); every loss and weight is logged;
+  `evaluate` / `evaluate_languages` report the per-language scores of `xnlu_metric.py`.
+- `PairSampler`: which translation each English example meets in each epoch, when a model is aligned to several
+  target languages at once.
 - `XNLUDataCollator`: dynamic padding of both sides of a pair.
 - The alignment losses on plain tensors: `crossaligner_loss`, `xeroalign_loss`, `contrastive_loss`,
   `translate_intent_loss`; the weighting: `CoVWeighting`.
 
-Definitions: SPEC.md "Losses" and the paper's Algorithms 1-3 and equations 1-3.
+Definitions: the CrossAligner paper (Gritta, Hu, Iacobacci, 2022), Algorithms 1-3 and equations 1-3.
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.optim.lr_scheduler import OneCycleLR
+from torch.utils.data import Sampler
 from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from modeling_crossaligner import IGNORE_INDEX, OUTSIDE, io_to_bio
-from xnlu_evaluation import mean_over_languages, score_language
+from xnlu_evaluation import METRICS, mean_over_languages, score_language
 
 ALIGNMENTS = ("crossaligner", "xeroalign", "contrastive", "translate_intent")
 WEIGHTINGS = ("cov", "sum")
+PAIRINGS = ("rotate", "all")
 MAIN_LOSSES = ("intent_loss", "slot_loss")
 COV_STATE_NAME = "cov_state.json"
 
@@ -79,13 +86,14 @@ class CrossAlignerTrainingArguments(TrainingArguments):
         default_factory=list,
         metadata={
             "help": f"Alignment losses on the (English, translation) pairs: any of {', '.join(ALIGNMENTS)}; "
-            "several are combined; 'none' (the default) is the Zero-Shot baseline."
+            "several are combined; 'none' is the Zero-Shot baseline."
         },
     )
-    weighting: str = field(
-        default="cov",
+    weighting: str | None = field(
+        default=None,
         metadata={
-            "help": "Weights of the alignment losses: 'cov' (Coefficient of Variation, adaptive) or 'sum' (1 each). "
+            "help": "Weights of the alignment losses: 'sum' (1 each) or 'cov' (Coefficient of Variation, adaptive). "
+            "Default: 'sum' for a single loss (its weight is 1, as in the paper), 'cov' when several are combined. "
             "The main losses always have weight 1.",
             "choices": list(WEIGHTINGS),
         },
@@ -93,18 +101,49 @@ class CrossAlignerTrainingArguments(TrainingArguments):
     head_learning_rate: float | None = field(
         default=None,
         metadata={
-            "help": "Learning rate of the new parameters (pooler, intent, slot and CrossAligner heads); defaults to "
-            "learning_rate. Encoders pre-trained for mean pooling need much larger head rates (SPEC 'Training recipe')."
+            "help": "Learning rate of the new parameters (pooler, intent, slot and CrossAligner heads); unset: "
+            "the same as learning_rate. Encoders pre-trained for mean pooling need much larger head rates."
+        },
+    )
+    pairing: str = field(
+        default="rotate",
+        metadata={
+            "help": "With several target languages in one model: 'rotate' pairs every English example with one "
+            "target language per epoch, the languages rotating from epoch to epoch (an epoch costs what one language "
+            "costs; after as many epochs as languages every translation has been used once); 'all' pairs every "
+            "English example with every language in every epoch (as many times the steps as languages).",
+            "choices": list(PAIRINGS),
+        },
+    )
+    paper_optimization: bool = field(
+        default=False,
+        metadata={
+            "help": "Optimise as the paper's released code did: Adam without weight decay and PyTorch's OneCycleLR "
+            "with its defaults (warm-up over 30%% of the steps from lr/25 to lr, cosine decay to lr/25e4, beta1 "
+            "cycled between 0.95 and 0.85), gradients clipped at 1.0. Replaces --lr_scheduler_type and the warm-up."
         },
     )
 
     def __post_init__(self):
         self.alignment = parse_alignment(self.alignment)
+        if self.weighting is None:
+            self.weighting = "cov" if len(self.alignment) > 1 else "sum"
         if self.weighting not in WEIGHTINGS:
             raise ValueError(f"unknown weighting {self.weighting!r}; valid: {', '.join(WEIGHTINGS)}")
+        if self.pairing not in PAIRINGS:
+            raise ValueError(f"unknown pairing {self.pairing!r}; valid: {', '.join(PAIRINGS)}")
         if self.head_learning_rate is not None and self.head_learning_rate < 0:
             raise ValueError(f"head_learning_rate must be >= 0, got {self.head_learning_rate}")
+        if self.paper_optimization and (self.weight_decay != 0.0 or self.max_grad_norm != 1.0):
+            raise ValueError(
+                "paper_optimization is Adam without weight decay and gradient clipping at 1.0: it cannot be combined "
+                f"with weight_decay={self.weight_decay} or max_grad_norm={self.max_grad_norm}"
+            )
         super().__post_init__()
+        optimizer = getattr(self.optim, "value", self.optim)
+        if self.paper_optimization and not optimizer.startswith("adamw_torch"):
+            # AdamW with weight decay 0 is Adam; other optimisers are not what the released code used.
+            raise ValueError(f"paper_optimization uses Adam: it cannot be combined with optim={optimizer}")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -241,6 +280,70 @@ def _pad_columns(tensor: torch.Tensor, length: int, value: int) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Which pairs an epoch trains on
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class PairSampler(Sampler[int]):
+    """The order of the training pairs of an epoch (rows of `data.encode_pairs`: one per English example and target
+    language that has its translation).
+
+    - `pairing="all"`: every pair, every epoch (reshuffled each epoch).
+    - `pairing="rotate"`: every English example once per epoch, with one of its target languages; the languages
+      rotate from epoch to epoch (example k meets its languages in turn, from a seeded starting point that spreads
+      each epoch evenly over the languages), so that after as many epochs as languages every pair has been used.
+
+    With a single target language both are the same: every English example with its translation, every epoch (the
+    paper's protocol). Deterministic given `seed` and the epoch (`set_epoch`), so every process draws the same order.
+    """
+
+    def __init__(self, english_ids: list[str], languages: list[str], pairing: str = "rotate", seed: int = 0):
+        if pairing not in PAIRINGS:
+            raise ValueError(f"unknown pairing {pairing!r}; valid: {', '.join(PAIRINGS)}")
+        if len(english_ids) != len(languages):
+            raise ValueError(f"{len(english_ids)} English ids but {len(languages)} languages")
+        self.pairing, self.seed, self.epoch = pairing, seed, 0
+        self.english_ids, self.languages = list(english_ids), list(languages)
+        order = sorted(set(self.languages))
+        groups: dict[str, list[int]] = {}
+        for row, example_id in enumerate(self.english_ids):
+            groups.setdefault(example_id, []).append(row)
+        self.groups = [sorted(rows, key=lambda row: order.index(self.languages[row])) for rows in groups.values()]
+        positions = np.random.default_rng([seed, 1]).permutation(len(self.groups))
+        self.offsets = [int(position) % len(group) for position, group in zip(positions, self.groups)]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def epoch_rows(self, epoch: int) -> list[int]:
+        """The rows of `epoch`, in the order they are trained on."""
+        if self.pairing == "all":
+            rows = [row for group in self.groups for row in group]
+        else:
+            rows = [group[(offset + epoch) % len(group)] for group, offset in zip(self.groups, self.offsets)]
+        order = np.random.default_rng([self.seed, 2, epoch]).permutation(len(rows))
+        return [rows[index] for index in order]
+
+    def __iter__(self):
+        return iter(self.epoch_rows(self.epoch))
+
+    def __len__(self) -> int:
+        return len(self.groups) if self.pairing == "rotate" else len(self.english_ids)
+
+    def pairs_seen(self, epochs: float) -> dict[str, int]:
+        """Per target language, the number of distinct English examples paired with it in the first `epochs` epochs
+        (a fraction of an epoch counts the first rows of its order)."""
+        seen: dict[str, set[str]] = {language: set() for language in sorted(set(self.languages))}
+        for epoch in range(math.ceil(epochs - 1e-9)):
+            rows = self.epoch_rows(epoch)
+            if epochs - epoch < 1:
+                rows = rows[: round((epochs - epoch) * len(rows))]
+            for row in rows:
+                seen[self.languages[row]].add(self.english_ids[row])
+        return {language: len(ids) for language, ids in seen.items()}
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Trainer
 # --------------------------------------------------------------------------------------------------------------------
 
@@ -253,15 +356,23 @@ class PairOutputs:
     attention_mask: torch.Tensor
     batch_size: int
 
+    @property
+    def english(self) -> slice:
+        return slice(None, self.batch_size)
+
+    @property
+    def translation(self) -> slice:
+        return slice(self.batch_size, None)
+
 
 class CrossAlignerTrainer(Trainer):
     """`Trainer` for `XLMRobertaForJointXNLU` with the CrossAligner & Co zero-shot alignment losses.
 
-    Training batches are (English labelled example, machine translation) pairs from `data` (columns
-    `translation_input_ids`, `translation_attention_mask`, `crossaligner_targets`); the loss is
-    L_ic + L_ec + sum_a w_a L_a over the selected alignments a (paper eq. 2). Logs carry `intent_loss`, `slot_loss`
-    and `<alignment>_loss` / `<alignment>_weight` for each selected alignment. With `weighting="cov"` the weights'
-    statistics are part of the training state (`cov_state.json` in every checkpoint).
+    Training batches are (English labelled example, machine translation) pairs from `data.encode_pairs` (columns
+    `translation_input_ids`, `translation_attention_mask`, `translation_language`, `crossaligner_targets`); the
+    loss is L_ic + L_ec + sum_a w_a L_a over the selected alignments a (paper eq. 2). Logs carry `intent_loss`,
+    `slot_loss` and `<alignment>_loss` / `<alignment>_weight` for each selected alignment. With `weighting="cov"`
+    the weights' statistics are part of the training state (`cov_state.json` in every checkpoint).
     """
 
     # compute_loss returns per-batch means: Trainer divides them by the gradient accumulation steps.
@@ -274,11 +385,6 @@ class CrossAlignerTrainer(Trainer):
         # The pair and label columns are not arguments of model.forward: Trainer must not drop them; the collator
         # drops the metadata columns instead.
         args.remove_unused_columns = False
-        if "crossaligner" in args.alignment and args.ddp_find_unused_parameters is None:
-            # The CA head runs outside model.forward (on its slot logits). DDP's unused-parameter search would mark it
-            # unused at the end of forward and then fail when its gradient arrives; with CrossAligner every
-            # parameter is used, so the search is not needed.
-            args.ddp_find_unused_parameters = False
         if data_collator is None:
             if processing_class is None:
                 raise ValueError("pass processing_class (the tokenizer, for its pad id) or a data_collator")
@@ -295,11 +401,11 @@ class CrossAlignerTrainer(Trainer):
 
     def _reset_loss_tracking(self) -> None:
         self.cov = CoVWeighting(list(self.args.alignment)) if self.args.weighting == "cov" else None
-        # Sum over the micro-batches of the current optimisation step of each loss in `loss_names`.
-        self._step_loss_sum = torch.zeros(len(self.loss_names), dtype=torch.float64)
+        # Sums over the micro-batches of the current optimisation step, by loss name (`loss_names`).
+        self._step_loss_sum = dict.fromkeys(self.loss_names, 0.0)
         self._step_micro_batches = 0
-        # Sum over the optimisation steps since the last log of [process-averaged losses..., weights...].
-        self._logged_sum = torch.zeros(len(self.loss_names) + len(self.args.alignment), dtype=torch.float64)
+        # Sums over the optimisation steps since the last log: process-averaged losses and the weights used.
+        self._logged_sum = dict.fromkeys([*self.loss_names, *(f"{name}_weight" for name in self.args.alignment)], 0.0)
         self._logged_steps = 0
 
     def alignment_weights(self) -> dict[str, float]:
@@ -344,6 +450,28 @@ class CrossAlignerTrainer(Trainer):
         with open(path) as file:
             self.cov.load_state_dict(json.load(file))
 
+    # ---- which pairs are trained on ---------------------------------------------------------------------------------
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if "translation_language" not in getattr(dataset, "column_names", ()):
+            return super()._get_train_sampler(train_dataset)
+        return self.pair_sampler(dataset)
+
+    def pair_sampler(self, dataset=None) -> PairSampler:
+        """The `PairSampler` of a training set of pairs (default: the Trainer's)."""
+        dataset = self.train_dataset if dataset is None else dataset
+        columns = dataset.select_columns(["id", "translation_language"]).to_dict()
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        return PairSampler(columns["id"], columns["translation_language"], self.args.pairing, seed)
+
+    def training_pairs(self) -> dict[str, int]:
+        """Per target language, how many distinct English examples were paired with it in the epochs trained
+        (from the pairing plan; {} without translations)."""
+        if self.train_dataset is None or "translation_language" not in self.train_dataset.column_names:
+            return {}
+        return self.pair_sampler().pairs_seen(self.state.epoch or 0.0)
+
     # ---- losses ---------------------------------------------------------------------------------------------------
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -352,15 +480,18 @@ class CrossAlignerTrainer(Trainer):
         if not (model.training and self.args.alignment):
             outputs = model(**{name: inputs[name] for name in _MODEL_INPUTS if name in inputs})
             if model.training:
-                self._track_losses([outputs.intent_loss, outputs.slot_loss], {})
+                self._track_losses({"intent_loss": outputs.intent_loss, "slot_loss": outputs.slot_loss}, {})
             return (outputs.loss, outputs) if return_outputs else outputs.loss
 
         pairs = self.encode_pairs(model, inputs)
-        alignment_losses = [self._alignment_loss(name, model, pairs, inputs) for name in self.args.alignment]
+        alignment_losses = {name: self.alignment_loss(name, pairs, inputs) for name in self.args.alignment}
         weights = self.alignment_weights()
-        loss = pairs.outputs.loss + sum(weights[name] * value for name, value in zip(self.args.alignment,
-                                                                                       alignment_losses))
-        self._track_losses([pairs.outputs.intent_loss, pairs.outputs.slot_loss, *alignment_losses], weights)
+        loss = pairs.outputs.loss + sum(weights[name] * value for name, value in alignment_losses.items())
+        self._track_losses(
+            {"intent_loss": pairs.outputs.intent_loss, "slot_loss": pairs.outputs.slot_loss,
+             **{f"{name}_loss": value for name, value in alignment_losses.items()}},
+            weights,
+        )
         return (loss, pairs.outputs) if return_outputs else loss
 
     def encode_pairs(self, model, inputs: dict[str, torch.Tensor]) -> PairOutputs:
@@ -385,56 +516,60 @@ class CrossAlignerTrainer(Trainer):
         )
         return PairOutputs(outputs=outputs, attention_mask=attention_mask, batch_size=english_ids.shape[0])
 
-    def _alignment_loss(self, name: str, model, pairs: PairOutputs, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        outputs, size = pairs.outputs, pairs.batch_size
+    def alignment_loss(self, name: str, pairs: PairOutputs, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The alignment loss `name` of a batch of pairs (English rows `pairs.english`, translations
+        `pairs.translation`)."""
+        outputs, english, translation = pairs.outputs, pairs.english, pairs.translation
         if name == "crossaligner":
-            presence = self.accelerator.unwrap_model(model).crossaligner_logits(outputs.slot_logits,
-                                                                                 pairs.attention_mask)
-            return crossaligner_loss(presence[:size], presence[size:], inputs["crossaligner_targets"])
+            presence = outputs.crossaligner_logits
+            return crossaligner_loss(presence[english], presence[translation], inputs["crossaligner_targets"])
         if name == "xeroalign":
-            return xeroalign_loss(outputs.pooled_output[:size], outputs.pooled_output[size:])
+            return xeroalign_loss(outputs.pooled_output[english], outputs.pooled_output[translation])
         if name == "contrastive":
-            return contrastive_loss(outputs.pooled_output[:size], outputs.pooled_output[size:])
-        return translate_intent_loss(outputs.intent_logits[size:], inputs["intent_labels"])
+            return contrastive_loss(outputs.pooled_output[english], outputs.pooled_output[translation])
+        if name == "translate_intent":
+            return translate_intent_loss(outputs.intent_logits[translation], inputs["intent_labels"])
+        raise ValueError(f"no loss is defined for alignment {name!r}; valid: {', '.join(ALIGNMENTS)}")
 
-    def _track_losses(self, losses: list[torch.Tensor], weights: dict[str, float]) -> None:
+    def _track_losses(self, losses: dict[str, torch.Tensor], weights: dict[str, float]) -> None:
         """Stop on a non-finite loss; at the end of each optimisation step, average the step's micro-batch values
         over processes, feed the alignment losses to CoV and keep the values for the next log."""
-        values = torch.stack([loss.detach().float() for loss in losses]).cpu().double()
-        finite = torch.isfinite(values)
-        if not finite.all():
-            bad = ", ".join(f"{name}={value}" for name, value, ok in zip(self.loss_names, values.tolist(), finite)
-                            if not ok)
+        values = {name: float(loss.detach().float()) for name, loss in losses.items()}
+        bad = [f"{name}={value}" for name, value in values.items() if not math.isfinite(value)]
+        if bad:
             # Raised before backward and before the optimiser step, so no checkpoint is written after it.
-            raise FloatingPointError(f"non-finite loss at training step {self.state.global_step + 1}: {bad}")
-        self._step_loss_sum += values
+            raise FloatingPointError(f"non-finite loss at training step {self.state.global_step + 1}: {', '.join(bad)}")
+        for name, value in values.items():
+            self._step_loss_sum[name] += value
         self._step_micro_batches += 1
         if not self.accelerator.sync_gradients:
             return
-        step_values = self.reduce_across_processes(self._step_loss_sum / self._step_micro_batches)
-        self._step_loss_sum.zero_()
+        step_values = self.reduce_across_processes(
+            {name: total / self._step_micro_batches for name, total in self._step_loss_sum.items()}
+        )
+        self._step_loss_sum = dict.fromkeys(self._step_loss_sum, 0.0)
         self._step_micro_batches = 0
         if self.cov is not None:
-            self.cov.update(dict(zip(self.args.alignment, step_values[len(MAIN_LOSSES):].tolist())))
-        used_weights = torch.tensor([weights[name] for name in self.args.alignment], dtype=torch.float64)
-        self._logged_sum += torch.cat([step_values, used_weights])
+            self.cov.update({name: step_values[f"{name}_loss"] for name in self.args.alignment})
+        for name, value in [*step_values.items(), *((f"{name}_weight", weights[name]) for name in self.args.alignment)]:
+            self._logged_sum[name] += value
         self._logged_steps += 1
 
-    def reduce_across_processes(self, values: torch.Tensor) -> torch.Tensor:
+    def reduce_across_processes(self, values: dict[str, float]) -> dict[str, float]:
         """Mean over processes of one optimisation step's loss values, so that CoV uses the same weights on every
         process (and logs show the whole batch's losses, as Trainer's `loss` does)."""
         if self.accelerator.num_processes == 1:
-            return values
-        reduced = self.accelerator.reduce(values.to(self.accelerator.device, torch.float32), reduction="mean")
-        return reduced.cpu().double()
+            return dict(values)
+        tensor = torch.tensor(list(values.values()), dtype=torch.float32, device=self.accelerator.device)
+        reduced = self.accelerator.reduce(tensor, reduction="mean").cpu().double().tolist()
+        return dict(zip(values, reduced))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         # Training log entries (those with Trainer's `loss`) get each loss and weight, averaged over the optimisation
         # steps since the last log like `loss` is; evaluation and summary entries are left as they are.
         if "loss" in logs and self._logged_steps:
-            names = [*self.loss_names, *(f"{name}_weight" for name in self.args.alignment)]
-            logs.update(zip(names, (self._logged_sum / self._logged_steps).tolist()))
-            self._logged_sum.zero_()
+            logs.update({name: total / self._logged_steps for name, total in self._logged_sum.items()})
+            self._logged_sum = dict.fromkeys(self._logged_sum, 0.0)
             self._logged_steps = 0
         super().log(logs, start_time)
 
@@ -463,10 +598,22 @@ class CrossAlignerTrainer(Trainer):
         optimizer.param_groups[:] = groups
         return optimizer
 
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """Trainer's scheduler, or with `paper_optimization` PyTorch's OneCycleLR with its defaults, each parameter
+        group peaking at its own learning rate."""
+        if not self.args.paper_optimization:
+            return super().create_scheduler(num_training_steps, optimizer)
+        if self.lr_scheduler is None:
+            optimizer = self.optimizer if optimizer is None else optimizer
+            max_lr = [group["lr"] for group in optimizer.param_groups]
+            self.lr_scheduler = OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(num_training_steps, 1))
+            self._created_lr_scheduler = True
+        return self.lr_scheduler
+
     # ---- evaluation -----------------------------------------------------------------------------------------------
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
-        """The paper's scores on labelled dev sets, so that `eval_strategy` and `metric_for_best_model="overall"`
+        """The per-language scores on labelled dev sets, so that `eval_strategy` and `metric_for_best_model="overall"`
         work: `eval_dataset` (default: the Trainer's) is one encoded labelled Dataset or a dict language -> Dataset.
         Returns the flat metrics `evaluate_languages` logs."""
         eval_dataset = self.eval_dataset if eval_dataset is None else eval_dataset
@@ -480,24 +627,34 @@ class CrossAlignerTrainer(Trainer):
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
 
+    def training_languages(self) -> set[str]:
+        """Languages of the labelled training data (the English side of pairs is English): not in the MEAN."""
+        dataset = self.train_dataset
+        if dataset is None or "language" not in getattr(dataset, "column_names", ()):
+            return set()
+        return set(dataset.unique("language"))
+
     def evaluate_languages(
         self,
         test_sets: Mapping[str, Any],
         metric_key_prefix: str = "test",
         gold_scheme: str = "bio",
         ignore_keys: list[str] | None = None,
-    ) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, list[dict[str, Any]]]]:
+        mean_over: list[str] | None = None,
+    ) -> tuple[dict[str, dict], dict[str, float], dict[str, list[dict[str, Any]]]]:
         """Predict and score each language's encoded labelled set (columns of data/encoding.py), and log the scores
-        as `<prefix>_<metric>` (MEAN over languages) and `<prefix>_<language>_<metric>` (metrics: accuracy, f1,
-        exact_match, overall, loss, num_examples).
+        as `<prefix>_<metric>` (MEAN) and `<prefix>_<language>_<metric>` (metrics: `xnlu_evaluation.METRICS`,
+        num_examples and loss).
 
         Token predictions go back to words through `word_token_index` (a truncated word, -1, is predicted `O`),
         BIO is restored with `io_to_bio` and scored against the original gold BIO `tags` (`gold_scheme="io"`:
-        IO-collapsed gold, as the paper's code did). Returns (metrics per language, MEAN over languages,
-        predictions per language: dicts with id, intent, tags).
+        IO-collapsed gold, as the paper's code did). The MEAN is over `mean_over` (default: the languages that are
+        not training languages, or all if every one is). Returns (scores per language, as `xnlu_metric.py` gives
+        them plus `loss`; MEAN; predictions per language: dicts with id, intent, tags).
         """
         config = self.accelerator.unwrap_model(self.model).config
-        ignore_keys = [*(ignore_keys or []), "intent_loss", "slot_loss", "pooled_output", "hidden_states", "attentions"]
+        ignore_keys = [*(ignore_keys or []), "intent_loss", "slot_loss", "crossaligner_logits", "pooled_output",
+                       "hidden_states", "attentions"]
         by_language, predictions = {}, {}
         for language, dataset in test_sets.items():
             output = self.evaluation_loop(
@@ -528,16 +685,21 @@ class CrossAlignerTrainer(Trainer):
             loss = output.metrics.get(f"{metric_key_prefix}_loss")
             by_language[language] = {**scores, **({"loss": loss} if loss is not None else {})}
             predictions[language] = language_predictions
-        mean = mean_over_languages(by_language)
+        if mean_over is None:
+            trained = self.training_languages()
+            mean_over = [language for language in by_language if language not in trained] or list(by_language)
+        mean = mean_over_languages(by_language, mean_over)
         self.log(flatten_metrics(by_language, mean, metric_key_prefix))
         return by_language, mean, predictions
 
 
 def flatten_metrics(
-    by_language: Mapping[str, Mapping[str, float]], mean: Mapping[str, float], prefix: str
+    by_language: Mapping[str, Mapping[str, Any]], mean: Mapping[str, float], prefix: str
 ) -> dict[str, float]:
-    """`{prefix}_{metric}` for the MEAN over languages and `{prefix}_{language}_{metric}` for each language."""
-    metrics = {f"{prefix}_{name}": value for name, value in mean.items()}
+    """`{prefix}_{metric}` for the MEAN and `{prefix}_{language}_{metric}` for each language: the scalar metrics
+    (`xnlu_evaluation.METRICS`), `num_examples` and `loss`; the per-type breakdown stays out of the logs."""
+    kept = (*METRICS, "num_examples", "loss")
+    metrics = {f"{prefix}_{name}": value for name, value in mean.items() if name in kept}
     for language, scores in by_language.items():
-        metrics.update({f"{prefix}_{language}_{name}": value for name, value in scores.items()})
+        metrics.update({f"{prefix}_{language}_{name}": value for name, value in scores.items() if name in kept})
     return metrics

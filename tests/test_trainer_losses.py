@@ -166,10 +166,36 @@ def test_arguments_parse_from_the_command_line_and_are_saved(tmp_path):
     assert (args.weighting, args.head_learning_rate) == ("sum", 2e-3)
     saved = args.to_dict()
     assert saved["alignment"] == ["crossaligner", "xeroalign"] and saved["weighting"] == "sum"
-    (zero_shot,) = HfArgumentParser(CrossAlignerTrainingArguments).parse_args_into_dataclasses(
-        ["--output_dir", str(tmp_path), "--alignment", "none"]
-    )
-    assert zero_shot.alignment == [] and zero_shot.weighting == "cov"
+
+
+@pytest.mark.parametrize(
+    "alignment, weighting, expected",
+    [
+        (["none"], None, "sum"),
+        (["crossaligner"], None, "sum"),  # a single method has weight 1, as in the paper
+        (["contrastive"], None, "sum"),
+        (["xeroalign", "crossaligner"], None, "cov"),  # CoV where losses are combined
+        (["crossaligner"], "cov", "cov"),  # an explicit choice wins
+        (["xeroalign", "crossaligner"], "sum", "sum"),
+    ],
+)
+def test_default_weighting_is_one_for_a_single_loss_and_cov_for_several(tmp_path, alignment, weighting, expected):
+    from transformers import HfArgumentParser
+
+    argv = ["--output_dir", str(tmp_path), "--alignment", *alignment]
+    if weighting is not None:
+        argv += ["--weighting", weighting]
+    (args,) = HfArgumentParser(CrossAlignerTrainingArguments).parse_args_into_dataclasses(argv)
+    assert args.weighting == expected
+
+
+def test_paper_optimization_refuses_what_the_released_code_did_not_do(tmp_path):
+    with pytest.raises(ValueError, match="weight_decay=0.01"):
+        CrossAlignerTrainingArguments(output_dir=str(tmp_path), paper_optimization=True, weight_decay=0.01)
+    with pytest.raises(ValueError, match="max_grad_norm=5.0"):
+        CrossAlignerTrainingArguments(output_dir=str(tmp_path), paper_optimization=True, max_grad_norm=5.0)
+    with pytest.raises(ValueError, match="optim=sgd"):
+        CrossAlignerTrainingArguments(output_dir=str(tmp_path), paper_optimization=True, optim="sgd")
 
 
 def test_collator_pads_each_side_and_drops_metadata(tiny_tokenizer):

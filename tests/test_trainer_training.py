@@ -35,8 +35,8 @@ class RecordingTrainer(CrossAlignerTrainer):
                                       slot_loss=pairs.outputs.slot_loss.item())
         return pairs
 
-    def _alignment_loss(self, name, model, pairs, inputs):
-        value = super()._alignment_loss(name, model, pairs, inputs)
+    def alignment_loss(self, name, pairs, inputs):
+        value = super().alignment_loss(name, pairs, inputs)
         self.micro_batches[-1][f"{name}_loss"] = value.item()
         return value
 
@@ -133,8 +133,8 @@ def test_resume_restores_cov_state_and_gives_the_uninterrupted_parameters(tmp_pa
 
 
 def test_resume_without_cov_state_is_an_error(tmp_path, tiny_tokenizer):
-    settings = dict(tokenizer=tiny_tokenizer, alignment=["xeroalign"], max_steps=2, save_strategy="steps",
-                    save_steps=1)
+    settings = dict(tokenizer=tiny_tokenizer, alignment=["xeroalign"], weighting="cov", max_steps=2,
+                    save_strategy="steps", save_steps=1)
     make_trainer(tmp_path, **settings).train()
     (tmp_path / "checkpoint-1" / COV_STATE_NAME).unlink()
     with pytest.raises(FileNotFoundError, match=COV_STATE_NAME):
@@ -213,17 +213,24 @@ def test_evaluate_languages_maps_tokens_to_words_and_scores_original_bio(tmp_pat
         expected = score_language(dataset["intent"], [p["intent"] for p in predictions[language]], dataset["tags"],
                                   [p["tags"] for p in predictions[language]])
         assert {k: by_language[language][k] for k in expected} == expected
-        assert by_language[language]["accuracy"] == np.mean([intent == "weather/find" for intent in dataset["intent"]])
+        assert by_language[language]["intent_accuracy"] == np.mean(
+            [intent == "weather/find" for intent in dataset["intent"]])
         assert math.isfinite(by_language[language]["loss"])
     assert mean["overall"] == pytest.approx((by_language["es"]["overall"] + by_language["de"]["overall"]) / 2)
     logged = trainer.state.log_history[-1]
-    assert logged["test_overall"] == mean["overall"] and logged["test_es_f1"] == by_language["es"]["f1"]
+    assert logged["test_overall"] == mean["overall"] and logged["test_es_slot_f1"] == by_language["es"]["slot_f1"]
+    assert not [key for key in logged if "slot_types" in key]  # the per-type breakdown stays out of the logs
 
     metrics = trainer.evaluate({"es": spanish, "de": german})
     assert metrics["eval_overall"] == pytest.approx(mean["overall"])
-    assert metrics["eval_de_f1"] == by_language["de"]["f1"]
+    assert metrics["eval_de_slot_f1"] == by_language["de"]["slot_f1"]
     single = trainer.evaluate(german)
-    assert single["eval_de_accuracy"] == single["eval_accuracy"] == by_language["de"]["accuracy"]
+    assert single["eval_de_intent_accuracy"] == single["eval_intent_accuracy"] == by_language["de"]["intent_accuracy"]
+    # English, the training language, is reported apart from the MEAN.
+    english = labelled_dataset(tiny_tokenizer, language="en", seed=6)
+    with_english = trainer.evaluate({"en": english, "es": spanish, "de": german})
+    assert with_english["eval_overall"] == pytest.approx(mean["overall"])
+    assert "eval_en_overall" in with_english
 
 
 def test_checkpoint_folder_holds_cov_state_only_with_cov(tmp_path, tiny_tokenizer):

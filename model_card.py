@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-from reporting import METRICS, METRIC_TITLES, results_table
+from reporting import METRICS, results_table
 
 TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
 METHOD_NAMES = {
@@ -25,6 +26,7 @@ DATASET_NAMES = {
     "jsonl": "user data (JSON lines)",
 }
 HUB_DATASET_IDS = {"massive": "AmazonScience/massive"}
+FRAMEWORKS = ("transformers", "torch", "datasets", "accelerate", "evaluate", "huggingface_hub")
 
 
 def _hub_id_or_none(name: str) -> str | None:
@@ -46,43 +48,112 @@ def method_description(alignment: list[str], train_languages: list[str]) -> str:
     return " + ".join(METHOD_NAMES[name] for name in alignment)
 
 
+def weighting_description(alignment: list[str], weighting: str | None) -> str:
+    if not alignment:
+        return "none (main losses only)"
+    if weighting == "cov":
+        return "Coefficient of Variation (CoV): adaptive weights of the alignment losses"
+    return "1 (the alignment loss is added to the intent and slot losses as it is)" if len(alignment) == 1 \
+        else "sum (every alignment loss weight 1)"
+
+
+def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embeddings: bool) -> dict:
+    """The settings a trained model was trained with, read from its Trainer (what actually ran)."""
+    args, state = trainer.args, trainer.state
+    steps = state.max_steps or state.global_step
+    if args.paper_optimization:
+        scheduler = "one-cycle (PyTorch OneCycleLR defaults, as the paper's released code)"
+        warmup = f"{round(0.3 * steps)} steps (30%), from lr/25"
+    else:
+        scheduler = getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)
+        warmup = f"{args.get_warmup_steps(steps)} steps"
+    optimizer = getattr(args.optim, "value", args.optim)
+    world_size = max(args.world_size, 1)
+    precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+    return {
+        "learning rate (encoder)": args.learning_rate,
+        "learning rate (heads)": args.head_learning_rate if args.head_learning_rate is not None else args.learning_rate,
+        "scheduler": scheduler,
+        "warm-up": warmup,
+        "optimizer": f"{optimizer} (betas {args.adam_beta1}, {args.adam_beta2}; eps {args.adam_epsilon}; weight "
+                     f"decay {args.weight_decay})",
+        "gradient clipping (max norm)": args.max_grad_norm,
+        "precision": precision,
+        "batch size per device": args.per_device_train_batch_size,
+        "gradient accumulation steps": args.gradient_accumulation_steps,
+        "processes": world_size,
+        "effective batch size": args.per_device_train_batch_size * args.gradient_accumulation_steps * world_size,
+        "epochs": round(state.epoch or 0.0, 3),
+        "optimisation steps": state.global_step,
+        "max_seq_length": max_seq_length,
+        "frozen word embeddings": frozen_word_embeddings,
+        "seed": args.seed,
+    }
+
+
+def framework_versions() -> dict[str, str]:
+    import importlib.metadata
+
+    versions = {"python": platform.python_version()}
+    for name in FRAMEWORKS:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def eval_results(results: dict) -> list[EvalResult]:
+    """`model-index` entries: every scalar metric of every language, and their MEAN over the target languages."""
+    dataset = results["dataset"]
+    rows = dict(results["languages"])
+    if results.get("mean"):
+        rows["mean"] = results["mean"]
+    entries = []
+    for language, scores in rows.items():
+        described = f"MEAN over {', '.join(results['mean_over'])}" if language == "mean" else language
+        for metric in METRICS:
+            entries.append(EvalResult(
+                task_type="token-classification" if metric.startswith("slot") else "text-classification",
+                task_name="Slot filling" if metric.startswith("slot") else "Intent classification",
+                dataset_type=HUB_DATASET_IDS.get(dataset, dataset),
+                dataset_name=f"{DATASET_NAMES.get(dataset, dataset)} ({described})",
+                dataset_config=language,
+                dataset_split=results["split"],
+                metric_type=metric,
+                metric_name=f"{metric} ({described})",
+                metric_value=round(scores[metric], 4),
+            ))
+    return entries
+
+
 def render_model_card(
-    results: dict, hyperparameters: dict, model_id: str, example_text: str, base_model: str | None = None
+    results: dict,
+    hyperparameters: dict,
+    model_id: str,
+    example_text: str,
+    base_model: str | None = None,
+    license: str = "unknown",
 ) -> ModelCard:
-    """A model card with Hub metadata: language, license, base_model, datasets, tags and a `model-index` holding
-    every per-language metric of `results` (a `results.json` dict). `base_model` defaults to the encoder the run
-    started from; it enters the metadata only if it is a Hub repo id."""
+    """A model card with Hub metadata: language, license, base_model, datasets, tags, pipeline and a `model-index`
+    holding every per-language metric of `results` (a `results.json` dict) and their MEAN. `base_model` defaults to
+    the encoder the run started from; it enters the metadata only if it is a Hub repo id."""
     base_model = base_model or results["model_name_or_path"]
     dataset = results["dataset"]
     languages = list(results["languages"])
-    eval_results = [
-        EvalResult(
-            task_type="token-classification" if metric == "slot_f1" else "text-classification",
-            task_name="Slot filling" if metric == "slot_f1" else "Intent classification",
-            dataset_type=HUB_DATASET_IDS.get(dataset, dataset),
-            dataset_name=f"{DATASET_NAMES.get(dataset, dataset)} ({language})",
-            dataset_config=language,
-            dataset_split=results["split"],
-            metric_type={"intent_accuracy": "accuracy", "slot_f1": "f1"}.get(metric, metric),
-            metric_name=f"{METRIC_TITLES[metric]} ({language})",
-            metric_value=round(scores[metric], 4),
-        )
-        for language, scores in results["languages"].items()
-        for metric in METRICS
-    ]
     card_data = ModelCardData(
         language=languages,
-        license="apache-2.0",
+        license=license,
         library_name="transformers",
         base_model=_hub_id_or_none(base_model),
         datasets=[HUB_DATASET_IDS[dataset]] if dataset in HUB_DATASET_IDS else None,
         tags=["crossaligner-xnlu", "intent-classification", "slot-filling", "cross-lingual", "xlm-roberta"]
         + sorted(results["alignment"]),
+        # The standard pipeline of that task works on this model (its AutoModelForTokenClassification view).
         pipeline_tag="token-classification",
         model_name=model_id,
-        eval_results=eval_results,
+        eval_results=eval_results(results),
     )
-    weighting = results["weighting"]
     return ModelCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
@@ -90,20 +161,25 @@ def render_model_card(
         model_id=model_id,
         languages=languages,
         train_languages=results["train_languages"],
-        target_languages=[language for language in languages if language not in results["train_languages"]],
+        target_languages=results["target_languages"],
         base_model=base_model,
         dataset=DATASET_NAMES.get(dataset, dataset),
+        license=license,
         alignment=results["alignment"],
         method=method_description(results["alignment"], results["train_languages"]),
-        weighting_description=(
-            "none (main losses only)"
-            if not results["alignment"]
-            else "Coefficient of Variation (CoV)" if weighting == "cov" else "sum (every auxiliary loss weight 1)"
-        ),
-        num_intents=hyperparameters.get("num_intents"),
-        num_slot_types=hyperparameters.get("num_slot_types"),
+        weighting_description=weighting_description(results["alignment"], results.get("weighting")),
+        pairing=results.get("pairing"),
+        gold_scheme=results["gold_scheme"],
+        num_intents=results.get("num_intents"),
+        num_slot_types=results.get("num_slot_types"),
         split=results["split"],
+        mean_over=results["mean_over"],
         results_table=results_table(results),
         example_text=example_text.replace('"', '\\"'),
         hyperparameters=hyperparameters,
+        training_examples=results.get("training_examples", {}),
+        training_pairs=results.get("training_pairs", {}),
+        skipped_examples=results.get("skipped_examples", {}),
+        unknown_labels=results.get("unknown_labels", {}),
+        frameworks=framework_versions(),
     )

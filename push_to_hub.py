@@ -2,7 +2,8 @@
 # Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
 """Publish a run_xnlu.py output directory as a Hugging Face Hub model repo.
 
-    python push_to_hub.py OUTPUT_DIR --hub_model_id user/name [--private] [--token hf_...]
+    python push_to_hub.py OUTPUT_DIR --hub_model_id user/name [--private] [--revision BRANCH] [--create_pr]
+        [--token hf_...]
 
 The token comes from `--token`, else `HF_TOKEN`, else the one saved by `hf auth login`; `HF_ENDPOINT` selects
 another Hub. Only the top-level files a user of the model needs, plus the run's results, are uploaded
@@ -158,11 +159,15 @@ def publish(
     private: bool | None = None,
     commit_message: str = DEFAULT_COMMIT_MESSAGE,
     *,
+    revision: str | None = None,
+    create_pr: bool = False,
     endpoint: str | None = None,
 ) -> CommitInfo:
     """Create (or reuse) the model repo `repo_id` and upload `output_dir`'s model, tokenizer, code, model card and
     results in one commit. `private=None` keeps an existing repo's visibility (new repos are public);
-    `endpoint` defaults to `HF_ENDPOINT` or huggingface.co.
+    `revision`: the branch to commit to (created from main if missing; default main); `create_pr`: open a pull
+    request against it instead of committing (`CommitInfo.pr_url`); `endpoint` defaults to `HF_ENDPOINT` or
+    huggingface.co.
 
     Everything is checked before the first request. Raises ValueError / FileNotFoundError for bad arguments or an
     incomplete directory, PublishError when the Hub is unreachable or refuses; `output_dir` is never modified.
@@ -182,7 +187,10 @@ def publish(
     retry = f"publish it again with: python push_to_hub.py {output_dir} --hub_model_id {repo_id}"
     try:
         api.create_repo(repo_id, private=private, exist_ok=True)
-        commit = api.create_commit(repo_id, operations, commit_message=commit_message)
+        if revision not in (None, "main"):
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        commit = api.create_commit(repo_id, operations, commit_message=commit_message, revision=revision,
+                                   create_pr=create_pr)
     except HfHubHTTPError as error:
         status = error.response.status_code
         hint = " Check that the token has write access to this namespace." if status in (401, 403) else ""
@@ -196,7 +204,8 @@ def publish(
             f"could not reach the Hub at {api.endpoint} ({type(error).__name__}: {error}). Check the network and "
             f"HF_ENDPOINT. {output_dir} is unchanged; {retry}"
         ) from error
-    logger.info("published %d files to %s (%s)", len(uploaded), repo_id, commit.commit_url)
+    where = f"pull request {commit.pr_url}" if commit.pr_url else commit.commit_url
+    logger.info("published %d files to %s (%s)", len(uploaded), repo_id, where)
     return commit
 
 
@@ -207,16 +216,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--private", action="store_true", default=None,
                         help="create the repo private (default: public; an existing repo keeps its visibility)")
     parser.add_argument("--token", help="Hub token with write access (default: HF_TOKEN or the saved login)")
+    parser.add_argument("--revision", help="the branch to commit to (created from main if missing; default main)")
+    parser.add_argument("--create_pr", action="store_true", help="open a pull request instead of committing")
     parser.add_argument("--commit_message", default=DEFAULT_COMMIT_MESSAGE)
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s", level=logging.INFO)
     try:
         commit = publish(args.output_dir, args.hub_model_id, token=args.token, private=args.private,
-                         commit_message=args.commit_message)
+                         commit_message=args.commit_message, revision=args.revision, create_pr=args.create_pr)
     except (ValueError, FileNotFoundError, PublishError) as error:
         print(f"push_to_hub.py: error: {error}", file=sys.stderr)
         return 1
-    print(f"Published {args.output_dir} to {commit.repo_url} ({commit.commit_url})")
+    print(f"Published {args.output_dir} to {commit.repo_url} ({commit.pr_url or commit.commit_url})")
     return 0
 
 

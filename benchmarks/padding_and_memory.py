@@ -39,8 +39,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import data  # noqa: E402
 from benchmarks.train_step_speed import make_trainer, timed_step  # noqa: E402
 from embedded_encoder import embedded_encoder_path  # noqa: E402
-from run_xnlu import ScriptArguments, draw_pairs, load_model  # noqa: E402
-from trainer_crossaligner import CrossAlignerTrainer, XNLUDataCollator  # noqa: E402
+from run_xnlu import ScriptArguments, load_model  # noqa: E402
+from trainer_crossaligner import CrossAlignerTrainer, PairSampler, XNLUDataCollator  # noqa: E402
 from transformers import AutoTokenizer  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "mtod"
@@ -55,12 +55,14 @@ PADDINGS = ("dynamic", "max_seq_length")
 
 
 def training_pairs(data_dir: str, max_seq_length: int, tokenizer) -> tuple[datasets.Dataset, data.XNLUCorpus]:
-    """run_xnlu.py's drawn (English, translation) pairs of MTOD, and the corpus they come from."""
+    """The (English, translation) pairs of MTOD that one epoch of a model aligned to es and th trains on (the
+    trainer's PairSampler, languages rotating), and the corpus they come from."""
     corpus = data.load_corpus("mtod", data_dir, languages=["en", *TARGETS])
     pairs = data.encode_pairs(corpus.labelled["en"]["train"], corpus.translations, tokenizer=tokenizer,
                               intent_labels=corpus.intent_labels(["en"]), slot_labels=corpus.slot_labels(["en"]),
                               max_seq_length=max_seq_length, target_languages=TARGETS)
-    return draw_pairs(pairs, TARGETS, seed=42), corpus
+    epoch = PairSampler(pairs["id"], pairs["translation_language"], "rotate", seed=42).epoch_rows(0)
+    return pairs.select(sorted(epoch)), corpus
 
 
 class PeakMemory:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import Counter
 
 import datasets
 import numpy as np
@@ -323,16 +324,28 @@ def _describe(dataset: datasets.Dataset) -> str:
     return f"{len(dataset)} {'/'.join(sorted(languages))} examples"
 
 
+def unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels) -> dict[str, dict[str, int]]:
+    """Intents and slot types of labelled examples that are not in the label lists (a model trained on other data
+    cannot predict them), each with the number of examples that have it: ``{"intents": {...}, "slot_types": {...}}``,
+    only the kinds that have some ({} when every label is known)."""
+    known_intents, known_types = set(intent_labels), set(slot_labels)
+    intents = Counter(intent for intent in arrow_column(dataset, "intent").to_pylist() if intent not in known_intents)
+    slot_types = Counter(
+        slot_type
+        for tags in arrow_column(dataset, "tags").to_pylist()
+        for slot_type in set(bio_to_io(tags)) - known_types
+    )
+    found = {"intents": dict(sorted(intents.items())), "slot_types": dict(sorted(slot_types.items()))}
+    return {kind: counts for kind, counts in found.items() if counts}
+
+
 def _warn_unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels, name: str) -> None:
     """Intents and slot types absent from the label lists (test-only labels) are kept as gold: they count as misses."""
-    intents = set(pc.unique(arrow_column(dataset, "intent")).to_pylist()) - set(intent_labels)
-    tags = pc.unique(pc.list_flatten(arrow_column(dataset, "tags"))).to_pylist()
-    slot_types = set(bio_to_io(tags)) - set(slot_labels)
-    if intents or slot_types:
+    unseen = unseen_labels(dataset, intent_labels, slot_labels)
+    if unseen:
         logger.warning(
-            "%s: labels not in the training label set (kept as gold, the model cannot predict them): "
-            "intents %s, slot types %s",
-            name, sorted(intents), sorted(slot_types),
+            "%s: labels not in the model's label set, kept as gold (the model cannot predict them; examples per "
+            "label): %s", name, unseen,
         )
 
 

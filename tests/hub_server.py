@@ -6,7 +6,9 @@ expects (routes and headers read from huggingface_hub's hf_api.py, _commit_api.p
     POST /api/validate-yaml                          README metadata check (model-index must parse)
     GET  /api/whoami-v2                              the token's user
     POST /api/models/{repo}/preupload/{rev}          upload mode of each file: always "regular" (no LFS)
-    POST /api/models/{repo}/commit/{rev}             NDJSON commit: header, file (base64), deletedFile/Folder
+    POST /api/models/{repo}/commit/{rev}[?create_pr=1]  NDJSON commit: header, file (base64), deletedFile/Folder;
+                                                     with create_pr, onto a new pull request ref refs/pr/<n>
+    POST /api/models/{repo}/branch/{branch}          create a branch (409 when it exists)
     GET  /api/models/{repo}[/revision/{rev}]         model info (sha, siblings)
     GET  /api/models/{repo}/tree/{rev}[/{path}]      file listing
     HEAD|GET /{repo}/resolve/{rev}/{path}            file metadata (ETag, X-Repo-Commit, Content-Length) and bytes
@@ -25,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from huggingface_hub import ModelCard
 from huggingface_hub.errors import HFValidationError
@@ -41,12 +43,13 @@ ROUTES = [
     ("whoami", "GET", re.compile(r"/api/whoami-v2")),
     ("preupload", "POST", re.compile(rf"/api/models/{_REPO}/preupload/(?P<rev>[^/]+)")),
     ("commit", "POST", re.compile(rf"/api/models/{_REPO}/commit/(?P<rev>[^/]+)")),
+    ("branch", "POST", re.compile(rf"/api/models/{_REPO}/branch/(?P<branch>[^/]+)")),
     ("tree", "GET", re.compile(rf"/api/models/{_REPO}/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?")),
     ("info", "GET", re.compile(rf"/api/models/{_REPO}(?:/revision/(?P<rev>[^/]+))?")),
     ("resolve", "HEAD", re.compile(rf"/{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)")),
     ("resolve", "GET", re.compile(rf"/{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)")),
 ]
-WRITE_ROUTES = {"create", "preupload", "commit"}
+WRITE_ROUTES = {"create", "preupload", "commit", "branch"}
 
 
 class HubError(Exception):
@@ -67,16 +70,25 @@ class Commit:
 @dataclass
 class Repo:
     private: bool
-    commits: list[Commit] = field(default_factory=list)
+    commits: list[Commit] = field(default_factory=list)  # of main
+    refs: dict[str, list[Commit]] = field(default_factory=dict)  # other branches and pull requests (refs/pr/<n>)
 
     @property
     def head(self) -> Commit:
         return self.commits[-1]
 
-    def at(self, revision: str) -> Commit:
+    def history(self, revision: str) -> list[Commit]:
+        """The commits of a branch or pull request."""
         if revision == "main":
-            return self.head
-        for commit in self.commits:
+            return self.commits
+        if revision in self.refs:
+            return self.refs[revision]
+        raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+
+    def at(self, revision: str) -> Commit:
+        if revision == "main" or revision in self.refs:
+            return self.history(revision)[-1]
+        for commit in [*self.commits, *(c for history in self.refs.values() for c in history)]:
             if commit.oid == revision:
                 return commit
         raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
@@ -125,7 +137,7 @@ class HubServer:
 
     # -- request handling ---------------------------------------------------------------------------------------
 
-    def handle(self, route: str, method: str, params: dict, headers, body: bytes):
+    def handle(self, route: str, method: str, params: dict, headers, body: bytes, query: dict | None = None):
         """(status, extra headers, body bytes) for one request; raises HubError."""
         if route in self.failures:
             raise HubError(*self.failures[route])
@@ -147,7 +159,10 @@ class HubServer:
             if route == "preupload":
                 return self._preupload(repo, revision, json.loads(body))
             if route == "commit":
-                return self._commit(params["repo"], repo, revision, body)
+                create_pr = (query or {}).get("create_pr", ["0"])[0] in ("1", "true", "True")
+                return self._commit(params["repo"], repo, revision, body, create_pr)
+            if route == "branch":
+                return self._branch(repo, unquote(params["branch"]), json.loads(body or b"{}"))
             commit = repo.at(revision)
             if route == "info":
                 return self._info(params["repo"], repo, commit)
@@ -197,14 +212,24 @@ class HubServer:
             for item in payload["files"]
         ]})
 
-    def _commit(self, repo_id: str, repo: Repo, revision: str, body: bytes):
-        if revision != "main":
-            raise HubError(400, "this test server only commits to main")
+    def _branch(self, repo: Repo, branch: str, payload: dict):
+        if branch == "main" or branch in repo.refs:
+            raise HubError(409, f"Reference {branch} already exists")
+        repo.refs[branch] = [repo.at(payload.get("startingPoint") or "main")]
+        return _json({})
+
+    def _commit(self, repo_id: str, repo: Repo, revision: str, body: bytes, create_pr: bool = False):
+        pull_request = None
+        if create_pr:
+            number = 1 + sum(ref.startswith("refs/pr/") for ref in repo.refs)
+            revision, pull_request = f"refs/pr/{number}", f"{self.url}/{repo_id}/discussions/{number}"
+            repo.refs[revision] = [repo.head]
+        history = repo.history(revision)
         lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
         if not lines or lines[0].get("key") != "header":
             raise HubError(400, "the commit must start with a header line")
         message = lines[0]["value"]["summary"]
-        files = dict(repo.head.files)
+        files = dict(history[-1].files)
         for line in lines[1:]:
             key, value = line["key"], line["value"]
             if key == "file":
@@ -216,11 +241,11 @@ class HubServer:
                 files = {path: data for path, data in files.items() if not path.startswith(folder)}
             else:
                 raise HubError(400, f"unsupported commit operation {key!r} (this test server takes no LFS files)")
-        commit = Commit(_oid(repo.head.oid, message, *sorted(f"{p}:{sha.git_hash(d)}" for p, d in files.items())),
+        commit = Commit(_oid(history[-1].oid, message, *sorted(f"{p}:{sha.git_hash(d)}" for p, d in files.items())),
                         message, files)
-        repo.commits.append(commit)
+        history.append(commit)
         return _json({"commitUrl": f"{self.url}/{repo_id}/commit/{commit.oid}", "commitOid": commit.oid,
-                      "pullRequestUrl": None, "success": True})
+                      "pullRequestUrl": pull_request, "success": True})
 
     def _info(self, repo_id: str, repo: Repo, commit: Commit):
         return _json({
@@ -269,7 +294,8 @@ def _make_handler(hub: HubServer):
             self._dispatch("POST")
 
         def _dispatch(self, method: str) -> None:
-            path = urlsplit(self.path).path
+            url = urlsplit(self.path)
+            path, query = url.path, parse_qs(url.query)
             hub.requests.append((method, path))
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             for name, route_method, pattern in ROUTES:
@@ -280,7 +306,7 @@ def _make_handler(hub: HubServer):
                 return self._send(404, {"X-Error-Message": f"no route {method} {path}"},
                                   json.dumps({"error": f"no route {method} {path}"}).encode(), method)
             try:
-                status, headers, payload = hub.handle(name, method, match.groupdict(), self.headers, body)
+                status, headers, payload = hub.handle(name, method, match.groupdict(), self.headers, body, query)
             except HubError as error:
                 status, payload = error.status, json.dumps(error.body).encode()
                 headers = {"Content-Type": "application/json", "X-Error-Message": error.message, **error.headers}

@@ -61,8 +61,8 @@ def test_multi_piece_words_io_labels_and_test_only_labels(tiny_tokenizer, caplog
     xyz = second["word_token_index"][2]
     assert pieces(tiny_tokenizer, second["input_ids"])[xyz : xyz + 3] == ["▁x", "y", "z"]
     assert second["slot_labels"][xyz] == IGNORE_INDEX and second["intent_labels"] == IGNORE_INDEX
-    assert "intents ['weather_forecast'], slot types ['city']" in caplog.text
-    assert caplog.text.count("not in the training label set") == 1
+    assert "{'intents': {'weather_forecast': 1}, 'slot_types': {'city': 1}}" in caplog.text
+    assert caplog.text.count("not in the model's label set") == 1
 
 
 def test_truncation_is_flagged_and_reported(tiny_tokenizer, caplog):

@@ -31,7 +31,8 @@ TEXTS = ["wake me up at seven am", "el tiempo en boston", "cancel my alarm"]
 EXPECTED_FILES = {
     "README.md", "config.json", "model.safetensors", "modeling_crossaligner.py", "tokenizer.json",
     "tokenizer_config.json", "results.json", "results.md", "results.png", "predictions_en.jsonl",
-    "predictions_es.jsonl", "all_results.json", "train_results.json", "test_results.json", "trainer_state.json",
+    "predictions_es.jsonl", "predictions_de.jsonl", "all_results.json", "train_results.json", "predict_results.json",
+    "trainer_state.json",
 }
 
 
@@ -111,9 +112,9 @@ def test_published_card_has_valid_hub_metadata(published, hub, output_dir):
     card = ModelCard(hub.files(REPO_ID)["README.md"].decode())
     results = {(result.dataset_config, result.metric_type): result.metric_value for result in card.data.eval_results}
     local = json.loads((output_dir / "results.json").read_text())["languages"]["es"]
-    assert results[("es", "accuracy")] == round(local["intent_accuracy"], 4)
-    assert results[("es", "f1")] == round(local["slot_f1"], 4)
-    assert card.data.language == ["en", "es"] and card.data.license == "apache-2.0"
+    assert results[("es", "intent_accuracy")] == round(local["intent_accuracy"], 4)
+    assert results[("es", "slot_f1")] == round(local["slot_f1"], 4)
+    assert card.data.language == ["en", "de", "es"] and card.data.license == "cc-by-sa-4.0"
     # Rendered for the output folder's name; on the Hub it names the repo, as the usage code must.
     assert card.data.model_name == REPO_ID
     assert f'pipeline("xnlu", model="{REPO_ID}", trust_remote_code=True)' in card.text
@@ -175,6 +176,40 @@ def test_command_line_publishes_a_private_repo(hub, output_dir, tmp_path):
     with pytest.raises(RepositoryNotFoundError):
         HfApi(endpoint=hub.url, token=False).model_info("test-user/private-run")
     assert tree_hash(output_dir) == before
+
+
+def test_publish_to_a_branch_or_as_a_pull_request(hub, output_dir, tmp_path):
+    repo_id = "test-user/reviewed"
+    publish(output_dir, repo_id, token=TOKEN, endpoint=hub.url, commit_message="main")
+    (tmp_path / "changed").mkdir()
+    for name in EXPECTED_FILES:
+        (tmp_path / "changed" / name).write_bytes((output_dir / name).read_bytes())
+    (tmp_path / "changed" / "results.md").write_text("changed\n")
+    main_before = hub.repos[repo_id].head.oid
+    branch = publish(tmp_path / "changed", repo_id, token=TOKEN, endpoint=hub.url, revision="experiment")
+    assert hub.files(repo_id, "experiment")["results.md"] == b"changed\n" and branch.pr_url is None
+    assert hub.repos[repo_id].head.oid == main_before  # main is untouched
+    pull_request = publish(tmp_path / "changed", repo_id, token=TOKEN, endpoint=hub.url, create_pr=True)
+    assert pull_request.pr_url.endswith("/discussions/1")
+    assert hub.files(repo_id, "refs/pr/1")["results.md"] == b"changed\n" and hub.repos[repo_id].head.oid == main_before
+    completed = run_command(hub, tmp_path, str(tmp_path / "changed"), "--hub_model_id", repo_id, "--token", TOKEN,
+                            "--create_pr")
+    assert completed.returncode == 0 and "/discussions/2" in completed.stdout, completed.stderr[-2000:]
+
+
+def test_run_xnlu_publishes_at_the_end_to_the_requested_revision(hub, tiny_encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_constants, "ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    data_dir = write_mtod(tmp_path / "mtod_like")
+    repo_id = "test-user/from-run"
+    run_xnlu.main(cli(tiny_encoder, data_dir, tmp_path / "run", "--alignment", "none", "--num_train_epochs", "1",
+                      "--target_languages", "es", "--push_to_hub", "--hub_model_id", repo_id, "--hub_token", TOKEN,
+                      "--hub_private_repo", "true", "--hub_revision", "v1"))
+    repo = hub.repos[repo_id]
+    assert repo.private and repo.head.files == {}  # nothing on main
+    published = hub.files(repo_id, "v1")
+    assert "model.safetensors" in published and "checkpoint-5/model.safetensors" not in published
+    assert len(repo.refs["v1"]) == 2  # the branch's start and ONE commit: no pushes during training
 
 
 def test_command_line_without_token_fails_clearly(hub, output_dir, tmp_path):

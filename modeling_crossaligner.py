@@ -16,6 +16,7 @@ Understanding" (Gritta, Hu, Iacobacci; Findings of ACL 2022).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -404,19 +405,21 @@ def _word_units(
 ) -> list[list[int]]:
     """Group token positions into the units the model labels: one unit per space-separated word (its first token
     that carries text gets the prediction, as in training), except that in scripts written without spaces each
-    sub-word is its own unit, so that spans can start and end inside a run of characters."""
+    sub-word is its own unit, so that spans can start and end inside a run of characters; where such a script meets
+    another without a space (`去New`), the other script's part starts a unit of its own."""
     units: list[list[int]] = []
-    previous_word = None
+    previous_word, previous_unspaced = None, False
     for position, (token, (start, end), word_id) in enumerate(zip(tokens, offsets, word_ids)):
         piece = text[start:end]
         if word_id is None or not token.lstrip("▁") or not piece.strip():
             # Special tokens and XLM-R's bare "▁" piece carry no text to label.
             continue
-        if word_id != previous_word or _is_unspaced_script(piece[0]):
+        unspaced = _is_unspaced_script(piece.strip()[0])
+        if word_id != previous_word or unspaced or previous_unspaced:
             units.append([position])
         else:
             units[-1].append(position)
-        previous_word = word_id
+        previous_word, previous_unspaced = word_id, unspaced
     return units
 
 
@@ -507,6 +510,9 @@ class XNLUPipeline(Pipeline):
             # Offsets of a word-initial piece may include the space XLM-R's "▁" stands for: trim to the text.
             while start < end and text[start].isspace():
                 start += 1
+            # Normalisation can leave a word's final combining mark (e + U+0301) outside its token: keep it.
+            while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+                end += 1
             slots.append(
                 {
                     "type": slot_type,

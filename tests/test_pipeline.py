@@ -86,6 +86,85 @@ def _unit_spans(xnlu, text):
         model.slot_classifier.forward = original_forward
 
 
+# -- exact offsets, with XLM-R's real tokenizer and forced predictions ----------------------------------------------
+
+SLOT_TYPES = ["O", "datetime", "location", "weather/noun"]
+# (text, {sentencepiece piece: slot type the model is forced to predict on it}, expected slots written by hand as
+# (type, start, end): end exclusive, counted in the original string's characters).
+EXACT_SPANS = {
+    "latin": ("wake me at 7am in New York tomorrow", {"▁7": "datetime", "▁New": "location", "▁York": "location"},
+              [("datetime", 11, 14), ("location", 18, 26)]),
+    "chinese": ("飞往東京的航班", {"東京": "location"}, [("location", 2, 4)]),
+    "japanese": ("東京の天気を教えて", {"東京": "location", "天気": "weather/noun"},
+                 [("location", 0, 2), ("weather/noun", 3, 5)]),
+    "japanese_kana_kanji_digits": ("明日の朝7時に起こして", {"明日": "datetime", "7": "datetime", "時に": "datetime"},
+                                   [("datetime", 0, 2), ("datetime", 4, 7)]),
+    "cjk_next_to_latin": ("去New York的航班", {"New": "location", "▁York": "location"}, [("location", 1, 9)]),
+    "thai_unspaced": ("ตั้งนาฬิกาปลุกพรุ่งนี้ 7 โมง", {"พรุ่งนี้": "datetime", "▁7": "datetime"},
+                      [("datetime", 14, 24)]),
+    "thai_spaced": ("ตั้ง นาฬิกา ปลุก พรุ่งนี้", {"พรุ่งนี้": "datetime"}, [("datetime", 17, 25)]),
+    "hindi": ("कल सुबह सात बजे जगाओ", {"▁कल": "datetime", "▁सात": "datetime", "▁बजे": "datetime"},
+              [("datetime", 0, 2), ("datetime", 8, 15)]),
+    # The ZWJ sequence is one entity with its joiners; the emoji with a variation selector keeps the selector.
+    "emoji_zwj": ("weather in 👩\u200d👩\u200d👧 now ☀\ufe0f in Paris",
+                  {"👩": "location", "👧": "location", "☀": "weather/noun", "▁Paris": "location"},
+                  [("location", 11, 16), ("weather/noun", 21, 23), ("location", 27, 32)]),
+    "combining_marks": ("cafe\u0301 in Montre\u0301al", {"▁café": "location", "▁Montréal": "location"},
+                        [("location", 0, 5), ("location", 9, 18)]),
+    "full_width": ("ＡＢＣ weather in ｂｏｓｔｏｎ", {"▁ABC": "location", "▁bo": "location"},
+                   [("location", 0, 3), ("location", 15, 21)]),
+}
+
+
+@pytest.fixture(scope="module")
+def xlmr_pipeline(embedded_encoder, tmp_path_factory):
+    """A tiny joint model with XLM-R's real 250k-piece tokenizer (the embedded encoder's), as a pipeline."""
+    from tiny_models import build_tiny_model
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(embedded_encoder["path"])
+    model = build_tiny_model(tokenizer, ["a", "b"], SLOT_TYPES, max_seq_length=32, hidden_size=16,
+                             num_hidden_layers=1, intermediate_size=16)
+    path = tmp_path_factory.mktemp("xlmr_tiny_joint")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return pipeline("xnlu", model=str(path), trust_remote_code=True)
+
+
+def forced_slots(xnlu, text: str, pieces: dict[str, str]) -> list[tuple[str, int, int]]:
+    """The pipeline's slots when the model predicts the given type on each given piece and O everywhere else."""
+    model, tokenizer = xnlu.model, xnlu.tokenizer
+    forced = {tokenizer.convert_tokens_to_ids(piece): SLOT_TYPES.index(slot_type) for piece, slot_type in pieces.items()}
+    assert tokenizer.unk_token_id not in forced, "a forced piece is not in the vocabulary"
+    seen = {}
+
+    def slot_logits(hidden):
+        logits = torch.zeros(*hidden.shape[:2], len(SLOT_TYPES))
+        logits[..., 0] = 5.0
+        for token_id, label in forced.items():
+            logits[seen["input_ids"] == token_id] = torch.nn.functional.one_hot(torch.tensor(label), len(SLOT_TYPES)) * 9.0
+        return logits
+
+    hook = model.register_forward_pre_hook(lambda module, args, kwargs: seen.update(input_ids=kwargs["input_ids"]),
+                                           with_kwargs=True)
+    original = model.slot_classifier.forward
+    model.slot_classifier.forward = slot_logits
+    try:
+        result = xnlu(text)
+    finally:
+        model.slot_classifier.forward = original
+        hook.remove()
+    for slot in result["slots"]:
+        assert text[slot["start"]:slot["end"]] == slot["text"]
+    return [(slot["type"], slot["start"], slot["end"]) for slot in result["slots"]]
+
+
+@pytest.mark.parametrize("case", sorted(EXACT_SPANS))
+def test_slot_offsets_are_exactly_the_hand_written_spans(xlmr_pipeline, case):
+    text, pieces, expected = EXACT_SPANS[case]
+    assert forced_slots(xlmr_pipeline, text, pieces) == expected
+
+
 def test_batched_equals_one_by_one(xnlu):
     texts = list(TEXTS.values())
     one_by_one = [xnlu(text) for text in texts]

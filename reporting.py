@@ -101,6 +101,18 @@ def write_predictions(path: str | Path, predictions: list[dict]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def prediction_files(run_dir: str | Path) -> dict[str, Path]:
+    """Language -> predictions file of a run_xnlu.py output folder: its `predictions_<lang>.jsonl`, or for a run of
+    one model per target language, each target language's file in its model's folder."""
+    run_dir = Path(run_dir)
+    files = {path.stem.removeprefix("predictions_"): path for path in sorted(run_dir.glob("predictions_*.jsonl"))}
+    results_file = run_dir / "results.json"
+    if results_file.is_file():
+        for language, folder in json.loads(results_file.read_text()).get("models", {}).items():
+            files[language] = run_dir / folder / f"predictions_{language}.jsonl"
+    return files
+
+
 def read_predictions(path: str | Path) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]

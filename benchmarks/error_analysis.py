@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from modeling_crossaligner import tags_to_spans  # noqa: E402
-from reporting import read_predictions  # noqa: E402
+from reporting import prediction_files, read_predictions  # noqa: E402
 
 KINDS = ("boundary", "semantics", "both", "missed", "spurious")
 
@@ -98,11 +98,9 @@ def analyse(records: list[dict], top: int = 5) -> dict:
 
 
 def analyse_run(run_dir: str | Path, languages: list[str] | None = None, top: int = 5) -> dict[str, dict]:
-    """`analyse` of every `predictions_<lang>.jsonl` in a run folder (or only `languages`), by language."""
-    run_dir = Path(run_dir)
-    if languages is None:
-        languages = sorted(path.stem.removeprefix("predictions_") for path in run_dir.glob("predictions_*.jsonl"))
-    return {lang: analyse(read_predictions(run_dir / f"predictions_{lang}.jsonl"), top) for lang in languages}
+    """`analyse` of every prediction file of a run folder (or only `languages`'), by language."""
+    files = prediction_files(run_dir)
+    return {lang: analyse(read_predictions(files[lang]), top) for lang in (languages or sorted(files))}
 
 
 def error_table(analyses: dict[str, dict[str, dict]]) -> str:

@@ -3,6 +3,7 @@ of two proportions (`xnlu_evaluation.two_proportion_z_test`), from the runs' pre
 and on all target languages pooled, for two proportions:
 
 - intent accuracy: correct intents / test examples;
+- exact match: test examples whose intent and slot spans are all right / test examples;
 - exact spans: gold slot spans predicted exactly (type and words) / gold spans, the per-span correctness behind F1
   (spurious predictions do not lower it: read it next to the F1 of the comparison table).
 
@@ -23,27 +24,37 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.error_analysis import span_outcomes  # noqa: E402
-from reporting import read_predictions  # noqa: E402
+from reporting import prediction_files, read_predictions  # noqa: E402
 from xnlu_evaluation import two_proportion_z_test  # noqa: E402
 
 THRESHOLD = 0.01
 POOLED = "pooled"
 
 
+PROPORTIONS = (("intent_accuracy", "intent acc"), ("exact_match", "exact match"), ("exact_spans", "exact spans"))
+
+
 def proportions(records: list[dict]) -> dict[str, tuple[int, int]]:
     """(successes, trials) of the tested proportions in one language's prediction records."""
-    intents = sum(record["gold_intent"] == record["predicted_intent"] for record in records)
-    outcomes = [kind for record in records for kind, gold, _ in span_outcomes(record["gold_tags"], record["predicted_tags"])
-                if gold is not None]
-    return {"intent_accuracy": (intents, len(records)), "exact_spans": (outcomes.count("correct"), len(outcomes))}
+    intents = exact = 0
+    outcomes = []
+    for record in records:
+        spans = span_outcomes(record["gold_tags"], record["predicted_tags"])
+        intent_right = record["gold_intent"] == record["predicted_intent"]
+        intents += intent_right
+        exact += intent_right and all(kind == "correct" for kind, _, _ in spans)
+        outcomes += [kind for kind, gold, _ in spans if gold is not None]
+    return {"intent_accuracy": (intents, len(records)), "exact_match": (exact, len(records)),
+            "exact_spans": (outcomes.count("correct"), len(outcomes))}
 
 
 def run_proportions(run_dir: str | Path, languages: list[str]) -> dict[str, dict[str, tuple[int, int]]]:
     """`proportions` per language of one run folder, plus the languages pooled."""
-    by_language = {lang: proportions(read_predictions(Path(run_dir) / f"predictions_{lang}.jsonl")) for lang in languages}
+    files = prediction_files(run_dir)
+    by_language = {lang: proportions(read_predictions(files[lang])) for lang in languages}
     by_language[POOLED] = {
         name: (sum(p[name][0] for p in by_language.values()), sum(p[name][1] for p in by_language.values()))
-        for name in ("intent_accuracy", "exact_spans")
+        for name, _ in PROPORTIONS
     }
     return by_language
 
@@ -66,7 +77,7 @@ def compare(method: dict, baseline: dict) -> dict[str, dict[str, dict[str, float
 
 def significance_table(comparisons: dict[str, dict], baseline: str) -> str:
     """Markdown: one row per (method, language); difference from the baseline in points, z and p per proportion."""
-    names = (("intent_accuracy", "intent acc"), ("exact_spans", "exact spans"))
+    names = PROPORTIONS
     header = "| method | language | " + " | ".join(f"{title} vs {baseline} | z | p" for _, title in names) + " |"
     lines = [header, "|" + " --- |" * (2 + 3 * len(names))]
     for method, by_language in comparisons.items():
@@ -105,9 +116,10 @@ def compare_runs(baseline_dir: Path, run_dirs: list[Path], languages: list[str])
 
 
 def target_languages(run_dir: str | Path) -> list[str]:
-    """The languages a run_xnlu.py run was evaluated on that it was not trained on."""
+    """The languages a run_xnlu.py run's MEAN is over (its target languages)."""
     results = json.loads((Path(run_dir) / "results.json").read_text())
-    return [lang for lang in results["languages"] if lang not in results.get("train_languages", ["en"])]
+    return list(results.get("mean_over") or
+                [lang for lang in results["languages"] if lang not in results.get("train_languages", ["en"])])
 
 
 def main() -> None:

@@ -115,7 +115,9 @@ def test_suite_commands_share_budget_and_seed(tmp_path, capsys):
     for command in commands:
         for option in ("--max_train_samples 100", "--seed 42", "--learning_rate 5e-5", "--target_languages es th"):
             assert option in command
-    assert "--train_languages en es th" in printed and "--alignment xeroalign crossaligner --weighting cov" in printed
+    assert "--train_languages target --one_model_per_language true" in printed
+    assert "--alignment xeroalign crossaligner --weighting cov --one_model_per_language true" in printed
+    assert "--alignment crossaligner --one_model_per_language true" in printed
 
 
 def test_interrupted_run_resumes_or_restarts(tmp_path):
@@ -143,22 +145,30 @@ def test_peak_memory_sees_a_temporary_allocation(kernel_peak, monkeypatch, tmp_p
 
 
 @pytest.mark.slow
-def test_suite_end_to_end_on_mtod(mtod_dir, tmp_path):
-    """Two methods on a sliver of real MTOD: the runs, then the report with every section."""
+def test_suite_end_to_end_on_mtod(mtod_dir, tiny_encoder, tmp_path):
+    """Three methods of the paper's protocol on a sliver of real MTOD, with a tiny encoder (the plumbing, not the
+    scores): the runs, one model per target language where the protocol says so, then the report with every section."""
     command = [sys.executable, str(REPO_ROOT / "benchmarks" / "mtod_suite.py"), "--output_dir", str(tmp_path),
-               "--data_dir", str(mtod_dir), "--methods", "zero_shot", "crossaligner", "--max_train_samples", "64",
-               "--num_train_epochs", "1", "--max_eval_samples", "40", "--per_device_train_batch_size", "16"]
+               "--data_dir", str(mtod_dir), "--methods", "zero_shot", "target_language", "crossaligner",
+               "--max_train_samples", "64", "--num_train_epochs", "1", "--max_predict_samples", "40",
+               "--per_device_train_batch_size", "16", "--model_name_or_path", str(tiny_encoder),
+               "--max_seq_length", "32"]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
-    assert {name: run["returncode"] for name, run in runs.items()} == {"zero_shot": 0, "crossaligner": 0}
+    assert {name: run["returncode"] for name, run in runs.items()} == {"zero_shot": 0, "target_language": 0,
+                                                                       "crossaligner": 0}
     report = (tmp_path / "comparison.md").read_text()
     for section in ("## Results", "## Gain over Zero-Shot", "## Expectations", "## Significance", "## Slot errors"):
         assert section in report
     results = json.loads((tmp_path / "crossaligner" / "results.json").read_text())
     assert results["languages"]["th"]["num_examples"] == 40 and results["alignment"] == ["crossaligner"]
+    assert results["protocol"] == "one model per target language" and results["training_pairs"] == {"es": 64, "th": 64}
+    assert results["weighting"] == "sum"
+    target = json.loads((tmp_path / "target_language" / "th" / "results.json").read_text())
+    assert target["train_languages"] == ["th"] and target["epochs"] == 2.0  # twice the aligned runs' epochs
     again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
-    assert again.stdout.count("done before, skipped") == 2
+    assert again.stdout.count("done before, skipped") == 3
 
 
 def test_significance_command_on_two_run_folders(tmp_path):

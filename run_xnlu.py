@@ -325,7 +325,7 @@ def use_all_cores_under_accelerate() -> None:
         arguments = launcher.cmdline()
         script = Path(sys.argv[0]).name
         own = arguments[: next((i for i, arg in enumerate(arguments) if Path(arg).name == script), len(arguments))]
-        if "launch" not in own or any(arg.startswith("--num_cpu_threads_per_process") for arg in own):
+        if any(arg.startswith("--num_cpu_threads_per_process") for arg in own):
             return
         if "OMP_NUM_THREADS" in launcher.environ():
             return  # the user's own setting, passed through by accelerate

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -204,12 +203,13 @@ def test_same_seed_same_data_other_seed_other_data(small):
     assert other.corpus.labelled["en"]["train"]["words"] != small.corpus.labelled["en"]["train"]["words"]
 
 
-def test_cache_hit_is_fast_and_identical(small, cache_dir):
-    started = time.perf_counter()
+def test_cache_hit_is_loaded_not_generated_and_identical(small, cache_dir, monkeypatch):
+    def no_generation(*args, **kwargs):
+        raise AssertionError("the corpus was generated again instead of loaded from the cache")
+
+    monkeypatch.setattr("data.home_assistant._generate", no_generation)
     cached = build_home_assistant(list(reversed(LANGUAGES)), cache_dir=cache_dir, **SMALL)
-    elapsed = time.perf_counter() - started
     assert cached.report["cache_hit"] is True and small.report["cache_hit"] is False
-    assert elapsed < 2.0
     assert _digest(cached) == _digest(small)
     assert [p.name for p in Path(cache_dir).iterdir() if p.name.startswith(".")] == []  # no leftover temp dirs
 
@@ -247,13 +247,11 @@ def test_same_data_in_another_process(small):
 
 
 @pytest.mark.slow
-def test_default_build_covers_targets_and_is_quick(tmp_path):
+def test_default_build_covers_targets(tmp_path):
+    """The default corpus (its build time is measured by benchmarks/data_speed.py, not here)."""
     import data
 
-    started = time.perf_counter()
     build = build_home_assistant(cache_dir=tmp_path)
-    first = time.perf_counter() - started
-    assert first < 60
     assert build.report["uncovered"] == {}  # English train shows every intent and slot type of the target tests
     corpus = data.load_corpus("home_assistant", data_dir=str(tmp_path))
     assert len(corpus.labelled["en"]["train"]) == 3000

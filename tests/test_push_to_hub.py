@@ -15,7 +15,7 @@ from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import RepositoryNotFoundError
 from hub_server import HubServer
 from test_modeling import FRESH_PROCESS_PRELUDE
-from test_run_xnlu import cli, tiny_encoder, write_mtod  # noqa: F401 (tiny_encoder is a fixture)
+from test_run_xnlu import cli, write_mtod
 from transformers import AutoTokenizer, pipeline
 
 import push_to_hub

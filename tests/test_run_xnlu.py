@@ -14,8 +14,7 @@ import yaml
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from seqeval.metrics import f1_score, precision_score, recall_score
-from tiny_models import build_tiny_tokenizer
-from transformers import AutoTokenizer, TrainerCallback, XLMRobertaConfig, XLMRobertaModel
+from transformers import AutoTokenizer, TrainerCallback
 
 import data
 import run_xnlu
@@ -68,20 +67,6 @@ def write_mtod(root: Path, copies: int = 6) -> Path:
         translations = [row[column] for row in TEMPLATES] * copies
         (root / language / "train.tsv").write_text("".join(t + "\n" for t in translations), encoding="utf-8")
     return root
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny_encoder")
-    tokenizer = build_tiny_tokenizer()
-    torch.manual_seed(0)
-    config = XLMRobertaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=80, type_vocab_size=1, pad_token_id=tokenizer.pad_token_id,
-    )
-    XLMRobertaModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -419,8 +404,22 @@ def test_an_interrupted_run_resumed_from_its_last_checkpoint_ends_as_an_uninterr
         with pytest.raises(KeyboardInterrupt):
             run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "b", *arguments))
     assert [path.name for path in (tmp_path / "b").glob("checkpoint-*")] == ["checkpoint-5"]
-    resumed = run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "b", *arguments,
-                                "--resume_from_checkpoint", "last"))
+
+    trained_batches = []
+
+    class CountingTrainer(run_xnlu.CrossAlignerTrainer):
+        def compute_loss(self, model, inputs, *args, **kwargs):
+            if model.training:
+                trained_batches.append(self.state.global_step)
+            return super().compute_loss(model, inputs, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(run_xnlu, "CrossAlignerTrainer", CountingTrainer)
+        resumed = run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "b", *arguments,
+                                    "--resume_from_checkpoint", "last"))
+    # It continued: only the 10 steps after the checkpoint were trained (starting over would train all 15 and, the
+    # run being deterministic, could end with the very same parameters).
+    assert trained_batches == list(range(5, 15))
 
     expected, actual = (load_file(tmp_path / run / "model.safetensors") for run in ("a", "b"))
     assert expected.keys() == actual.keys()

@@ -54,14 +54,14 @@ def labelled_dataset(tokenizer, count: int = 12, seed: int = 0, language: str = 
     return encode_labelled(english_examples(count, seed, language), tokenizer, INTENTS, SLOT_LABELS, MAX_SEQ_LENGTH)
 
 
-def tiny_model(tokenizer, seed: int = 0):
-    return build_tiny_model(tokenizer, INTENTS, SLOT_LABELS, seed=seed, max_seq_length=MAX_SEQ_LENGTH)
+def tiny_model(tokenizer, seed: int = 0, **overrides):
+    return build_tiny_model(tokenizer, INTENTS, SLOT_LABELS, seed=seed, max_seq_length=MAX_SEQ_LENGTH, **overrides)
 
 
 def make_trainer(output_dir, train_dataset=None, tokenizer=None, seed: int = 0, callbacks=None, eval_dataset=None,
-                 trainer_class=CrossAlignerTrainer, **arguments):
-    """A CrossAlignerTrainer (or subclass) on the tiny model, CPU, no reporting; `arguments` override the training
-    arguments."""
+                 trainer_class=CrossAlignerTrainer, model_overrides=None, **arguments):
+    """A CrossAlignerTrainer (or subclass) on the tiny model (its config changed by `model_overrides`), CPU, no
+    reporting; `arguments` override the training arguments."""
     tokenizer = tokenizer or build_tiny_tokenizer()
     settings = dict(
         output_dir=str(output_dir), per_device_train_batch_size=4, learning_rate=1e-3, max_steps=4,
@@ -71,7 +71,8 @@ def make_trainer(output_dir, train_dataset=None, tokenizer=None, seed: int = 0, 
     settings.update(arguments)
     args = CrossAlignerTrainingArguments(**settings)
     return trainer_class(
-        model=tiny_model(tokenizer, seed), args=args, processing_class=tokenizer, callbacks=callbacks,
+        model=tiny_model(tokenizer, seed, **(model_overrides or {})), args=args, processing_class=tokenizer,
+        callbacks=callbacks,
         train_dataset=train_dataset if train_dataset is not None else pair_dataset(tokenizer),
         eval_dataset=eval_dataset,
     )

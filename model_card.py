@@ -16,6 +16,8 @@ METHOD_NAMES = {
     "xeroalign": "XeroAlignIO",
     "contrastive": "Contrastive alignment",
     "translate_intent": "Translate-Intent",
+    "projection": "Projection (the English slot tags projected onto the translations through the model's own word "
+    "alignments; beyond the paper)",
 }
 DATASET_NAMES = {
     "home_assistant": "Home Assistant intents (generated from the home-assistant-intents templates)",
@@ -53,8 +55,11 @@ def weighting_description(alignment: list[str], weighting: str | None) -> str:
         return "none (main losses only)"
     if weighting == "cov":
         return "Coefficient of Variation (CoV): adaptive weights of the alignment losses"
-    return "1 (the alignment loss is added to the intent and slot losses as it is)" if len(alignment) == 1 \
+    return (
+        "1 (the alignment loss is added to the intent and slot losses as it is)"
+        if len(alignment) == 1
         else "sum (every alignment loss weight 1)"
+    )
 
 
 def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embeddings: bool) -> dict:
@@ -70,13 +75,24 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embedding
     optimizer = getattr(args.optim, "value", args.optim)
     world_size = max(args.world_size, 1)
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+    projection = {}
+    if "projection" in args.alignment:
+        projection = {
+            "projection: alignment layer": trainer.projection_layer(),
+            "projection: filter": args.projection_filter,
+            "projection: minimum link similarity": args.projection_min_similarity,
+            "projection: aligned": "at every step, by the model being trained"
+            if args.projection_refresh == "step"
+            else "once, by the model training started from",
+        }
     return {
+        **projection,
         "learning rate (encoder)": args.learning_rate,
         "learning rate (heads)": args.head_learning_rate if args.head_learning_rate is not None else args.learning_rate,
         "scheduler": scheduler,
         "warm-up": warmup,
         "optimizer": f"{optimizer} (betas {args.adam_beta1}, {args.adam_beta2}; eps {args.adam_epsilon}; weight "
-                     f"decay {args.weight_decay})",
+        f"decay {args.weight_decay})",
         "gradient clipping (max norm)": args.max_grad_norm,
         "precision": precision,
         "batch size per device": args.per_device_train_batch_size,
@@ -113,17 +129,19 @@ def eval_results(results: dict) -> list[EvalResult]:
     for language, scores in rows.items():
         described = f"MEAN over {', '.join(results['mean_over'])}" if language == "mean" else language
         for metric in METRICS:
-            entries.append(EvalResult(
-                task_type="token-classification" if metric.startswith("slot") else "text-classification",
-                task_name="Slot filling" if metric.startswith("slot") else "Intent classification",
-                dataset_type=HUB_DATASET_IDS.get(dataset, dataset),
-                dataset_name=f"{DATASET_NAMES.get(dataset, dataset)} ({described})",
-                dataset_config=language,
-                dataset_split=results["split"],
-                metric_type=metric,
-                metric_name=f"{metric} ({described})",
-                metric_value=round(scores[metric], 4),
-            ))
+            entries.append(
+                EvalResult(
+                    task_type="token-classification" if metric.startswith("slot") else "text-classification",
+                    task_name="Slot filling" if metric.startswith("slot") else "Intent classification",
+                    dataset_type=HUB_DATASET_IDS.get(dataset, dataset),
+                    dataset_name=f"{DATASET_NAMES.get(dataset, dataset)} ({described})",
+                    dataset_config=language,
+                    dataset_split=results["split"],
+                    metric_type=metric,
+                    metric_name=f"{metric} ({described})",
+                    metric_value=round(scores[metric], 4),
+                )
+            )
     return entries
 
 

@@ -44,7 +44,9 @@ def _title(results: dict) -> str:
     if results.get("trained", True):
         alignment = " + ".join(results.get("alignment") or []) or "no alignment"
         weighting = results.get("weighting")
-        parts.append(alignment + (f" (weighting: {'1 each' if weighting == 'sum' else weighting})" if weighting else ""))
+        parts.append(
+            alignment + (f" (weighting: {'1 each' if weighting == 'sum' else weighting})" if weighting else "")
+        )
         parts.append(results.get("protocol", "one model for all target languages"))
     else:
         parts.append(f"{results.get('model_name_or_path')}, scored without training")
@@ -56,8 +58,10 @@ def slot_type_table(slot_types: dict) -> str:
     """Markdown: precision / recall / F1 (percent) and support of each slot type, most frequent first."""
     lines = ["| slot type | P | R | F1 | support |", "| --- | --- | --- | --- | --- |"]
     for slot_type, scores in sorted(slot_types.items(), key=lambda item: (-item[1]["support"], item[0])):
-        lines.append(f"| {slot_type} | {100 * scores['precision']:.1f} | {100 * scores['recall']:.1f} | "
-                     f"{100 * scores['f1']:.1f} | {scores['support']} |")
+        lines.append(
+            f"| {slot_type} | {100 * scores['precision']:.1f} | {100 * scores['recall']:.1f} | "
+            f"{100 * scores['f1']:.1f} | {scores['support']} |"
+        )
     return "\n".join(lines)
 
 
@@ -95,7 +99,8 @@ def plot_results(results: dict, path: str | Path, title: str | None = None) -> N
 
 
 def write_predictions(path: str | Path, predictions: list[dict]) -> None:
-    """One JSON object per line: id, words, gold and predicted intent, gold and predicted BIO tags."""
+    """One JSON object per line (prediction files: id, words, gold and predicted intent, gold and predicted BIO
+    tags; projection files: id, the translation's words and projected tags, the English words and tags)."""
     with open(path, "w", encoding="utf-8") as handle:
         for record in predictions:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

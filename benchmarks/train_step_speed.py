@@ -55,6 +55,9 @@ SETTINGS = [
     ("crossaligner,xeroalign", "cov"),
     ("crossaligner,xeroalign", "sum"),
     ("crossaligner,xeroalign,contrastive,translate_intent", "cov"),
+    ("projection", "sum"),
+    ("projection,crossaligner", "cov"),
+    ("projection,xeroalign", "cov"),
 ]
 
 
@@ -73,21 +76,37 @@ def pair_dataset(rows: int, seed: int = 0) -> datasets.Dataset:
         for label in slots:
             if label >= 0:
                 targets[label] = 1.0
-        data.append({
-            "input_ids": english, "attention_mask": [1] * len(english), "slot_labels": slots,
-            "intent_labels": int(torch.randint(0, len(INTENTS), (1,), generator=generator)),
-            "translation_input_ids": translation, "translation_attention_mask": [1] * len(translation),
-            "crossaligner_targets": targets,
-        })
+        data.append(
+            {
+                "input_ids": english,
+                "attention_mask": [1] * len(english),
+                "slot_labels": slots,
+                "intent_labels": int(torch.randint(0, len(INTENTS), (1,), generator=generator)),
+                "translation_input_ids": translation,
+                "translation_attention_mask": [1] * len(translation),
+                "crossaligner_targets": targets,
+                # One word per English token and one unit per translation token (what projection aligns).
+                "word_token_index": list(range(1, len(english) - 1)),
+                "translation_unit_heads": list(range(1, len(translation) - 1)),
+            }
+        )
     return datasets.Dataset.from_list(data)
 
 
 def model() -> XLMRobertaForJointXNLU:
     torch.manual_seed(0)
     config = XLMRobertaJointXNLUConfig(
-        vocab_size=VOCAB, hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536,
-        max_position_embeddings=MAX_SEQ_LENGTH + 2, type_vocab_size=1, pad_token_id=PAD, intent_labels=INTENTS,
-        slot_labels=SLOTS, max_seq_length=MAX_SEQ_LENGTH,
+        vocab_size=VOCAB,
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=1536,
+        max_position_embeddings=MAX_SEQ_LENGTH + 2,
+        type_vocab_size=1,
+        pad_token_id=PAD,
+        intent_labels=INTENTS,
+        slot_labels=SLOTS,
+        max_seq_length=MAX_SEQ_LENGTH,
     )
     return XLMRobertaForJointXNLU(config)
 
@@ -96,38 +115,73 @@ class TwoCallTrainer(CrossAlignerTrainer):
     """English and translation through the model in two calls; outputs laid out as the one-call version's."""
 
     def encode_pairs(self, model, inputs):
-        english = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                        intent_labels=inputs["intent_labels"], slot_labels=inputs["slot_labels"])
-        translation = model(input_ids=inputs["translation_input_ids"],
-                            attention_mask=inputs["translation_attention_mask"])
+        english = model(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            intent_labels=inputs["intent_labels"],
+            slot_labels=inputs["slot_labels"],
+        )
+        translation = model(
+            input_ids=inputs["translation_input_ids"], attention_mask=inputs["translation_attention_mask"]
+        )
         length = max(english.slot_logits.shape[1], translation.slot_logits.shape[1])
 
         def pad_rows(logits):
             return torch.nn.functional.pad(logits, (0, 0, 0, length - logits.shape[1]))
 
         outputs = JointXNLUOutput(
-            loss=english.loss, intent_loss=english.intent_loss, slot_loss=english.slot_loss,
+            loss=english.loss,
+            intent_loss=english.intent_loss,
+            slot_loss=english.slot_loss,
             intent_logits=torch.cat([english.intent_logits, translation.intent_logits]),
             slot_logits=torch.cat([pad_rows(english.slot_logits), pad_rows(translation.slot_logits)]),
             pooled_output=torch.cat([english.pooled_output, translation.pooled_output]),
         )
-        attention_mask = torch.cat([_pad_columns(inputs["attention_mask"], length, 0),
-                                    _pad_columns(inputs["translation_attention_mask"], length, 0)])
+        attention_mask = torch.cat(
+            [
+                _pad_columns(inputs["attention_mask"], length, 0),
+                _pad_columns(inputs["translation_attention_mask"], length, 0),
+            ]
+        )
         return PairOutputs(outputs=outputs, attention_mask=attention_mask, batch_size=inputs["input_ids"].shape[0])
 
 
-def make_trainer(trainer_class, alignment: str, weighting: str, output_dir: str,
-                 joint_model: XLMRobertaForJointXNLU | None = None) -> CrossAlignerTrainer:
+def make_trainer(
+    trainer_class, alignment: str, weighting: str, output_dir: str, joint_model: XLMRobertaForJointXNLU | None = None
+) -> CrossAlignerTrainer:
     """A trainer ready for `timed_step` (run_xnlu.py's learning rates), on `joint_model` or a fresh `model()`."""
     args = CrossAlignerTrainingArguments(
-        output_dir=output_dir, alignment=alignment, weighting=weighting, per_device_train_batch_size=32,
-        learning_rate=1e-4, head_learning_rate=2e-3, report_to="none", use_cpu=True, seed=0,
+        output_dir=output_dir,
+        alignment=alignment,
+        weighting=weighting,
+        per_device_train_batch_size=32,
+        learning_rate=1e-4,
+        head_learning_rate=2e-3,
+        report_to="none",
+        use_cpu=True,
+        seed=0,
     )
-    trainer = trainer_class(model=joint_model or model(), args=args,
-                            data_collator=XNLUDataCollator(SimpleNamespace(pad_token_id=PAD)))
+    trainer = trainer_class(
+        model=joint_model or model(), args=args, data_collator=XNLUDataCollator(SimpleNamespace(pad_token_id=PAD))
+    )
     trainer.create_optimizer_and_scheduler(num_training_steps=1000)
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer's training loop, which we bypass
     return trainer
+
+
+def time_projection(trainer: CrossAlignerTrainer) -> None:
+    """Accumulate in `trainer.projection_seconds` the time its projection (word alignment and tag projection, done
+    without gradients) takes: the part of the step that is the alignment itself rather than the model."""
+    trainer.projection_seconds = 0.0
+    project_pairs = trainer.project_pairs
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        result = project_pairs(*args, **kwargs)
+        trainer.projection_seconds += time.perf_counter() - start
+        return result
+
+    trainer.project_pairs = timed
 
 
 def timed_step(trainer: CrossAlignerTrainer, batch: dict[str, torch.Tensor]) -> float:
@@ -146,8 +200,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per setting")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timings per setting and batch; the fastest is kept")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1: OpenMP threads spinning on a shared, busy machine distort timings)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: OpenMP threads spinning on a shared, busy machine distort timings)",
+    )
     parser.add_argument("--compare-calls", action="store_true")
     options = parser.parse_args()
     torch.set_num_threads(options.threads)
@@ -161,29 +219,45 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as output_dir:
         trainers = {run: make_trainer(*run, output_dir) for run in runs}
+        for trainer in trainers.values():
+            time_projection(trainer)
         # Every setting runs batch b right after the others ran it: load from other processes hits all settings
         # alike, and each setting's time is compared with Zero-Shot's on the same batch at (nearly) the same time.
         ratios: dict[tuple, list[float]] = {run: [] for run in runs}
         seconds: dict[tuple, list[float]] = {run: [] for run in runs}
+        projection_seconds: dict[tuple, list[float]] = {run: [] for run in runs}
         for index, batch in enumerate(batches):
             step = {run: math.inf for run in runs}
+            projecting = {run: math.inf for run in runs}
             for _ in range(options.repeats):
                 for run, trainer in trainers.items():
                     # Interference from other processes only ever adds time: keep the fastest repeat.
+                    trainer.projection_seconds = 0.0
                     step[run] = min(step[run], timed_step(trainer, batch))
+                    projecting[run] = min(projecting[run], trainer.projection_seconds)
             if index >= options.warmup:
                 for run in runs:
                     seconds[run].append(step[run])
                     ratios[run].append(step[run] / step[runs[0]])
+                    projection_seconds[run].append(projecting[run])
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch 32 pairs, 10-15 tokens per side; "
-          f"medians over {options.steps} batches (after {options.warmup} warm-up) of the fastest of {options.repeats}")
-    print("| alignment | weighting | encoding | s/step | vs zero-shot (same batch) |\n| --- | --- | --- | --- | --- |")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch 32 pairs, 10-15 tokens per side; "
+        f"medians over {options.steps} batches (after {options.warmup} warm-up) of the fastest of {options.repeats}"
+    )
+    print(
+        "| alignment | weighting | encoding | s/step | vs zero-shot (same batch) | of which projection's alignment |\n"
+        "| --- | --- | --- | --- | --- | --- |"
+    )
     for run in runs:
         trainer_class, alignment, weighting = run
         encoding = "-" if alignment == "none" else ("two calls" if trainer_class is TwoCallTrainer else "one call")
-        print(f"| {alignment} | {weighting} | {encoding} | {statistics.median(seconds[run]):.3f} | "
-              f"{statistics.median(ratios[run]):.2f}x |")
+        projecting = statistics.median(projection_seconds[run])
+        share = f"{projecting:.3f} s ({projecting / statistics.median(seconds[run]):.0%})" if projecting else ""
+        print(
+            f"| {alignment} | {weighting} | {encoding} | {statistics.median(seconds[run]):.3f} | "
+            f"{statistics.median(ratios[run]):.2f}x | {share} |"
+        )
 
 
 if __name__ == "__main__":

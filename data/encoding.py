@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from datasets import Features, Sequence, Value
 from datasets.fingerprint import Hasher
 
-from modeling_crossaligner import bio_to_io
+from modeling_crossaligner import bio_to_io, word_units
 
 from .corpus import EXAMPLE_FEATURES, arrow_column, code_signature
 
@@ -49,6 +49,7 @@ TRANSLATION_ENCODING_FEATURES = Features(
         "translation_language": Value("string"),
         "translation_input_ids": Sequence(Value("int32")),
         "translation_attention_mask": Sequence(Value("int8")),
+        "translation_unit_heads": Sequence(Value("int32")),
         "translation_truncated": Value("bool"),
     }
 )
@@ -119,11 +120,13 @@ def encode_pairs(
     """Training pairs: one row per (English training example, target language) whose translation exists.
 
     Every English example is paired with its translation in every target language (N examples and L languages
-    give N * L rows, grouped by language; the Trainer shuffles them; subsampling such as ``max_train_samples``
-    is the caller's job). Rows hold the ``encode_labelled`` columns of the English example plus
+    give N * L rows, grouped by language; the trainer's PairSampler orders them; subsampling such as
+    ``max_train_samples`` is the caller's job). Rows hold the ``encode_labelled`` columns of the English example plus
     translation_input_ids and translation_attention_mask (the translation tokenized on its own as plain
-    text), translation_text, translation_language, translation_truncated, and crossaligner_targets: the
-    multi-hot over ``slot_labels`` of the IO labels the English example's encoded words carry ("O" included).
+    text), translation_unit_heads (the head token of each unit the pipeline would label: words, and sub-words in
+    scripts without spaces), translation_text, translation_language, translation_truncated, and
+    crossaligner_targets: the multi-hot over ``slot_labels`` of the IO labels the English example's encoded words
+    carry ("O" included).
 
     Translations are matched by row when their ids follow the English training set (line-aligned files), and
     by id otherwise (MASSIVE); English examples without a translation are counted and reported.
@@ -169,7 +172,10 @@ def encode_pairs(
         if truncated:
             logger.warning(
                 "%d of %d %s translations were truncated to max_seq_length=%d tokens",
-                truncated, len(part), lang, max_seq_length,
+                truncated,
+                len(part),
+                lang,
+                max_seq_length,
             )
     return datasets.concatenate_datasets(parts)
 
@@ -192,7 +198,8 @@ def tokenizer_fingerprint(tokenizer) -> str:
 def _cached_map(
     dataset, function, fn_kwargs: dict, tokenizer=None, tokenizer_hash: str | None = None, **map_kwargs
 ) -> datasets.Dataset:
-    """``dataset.map(function, batched=True)`` under an explicit fingerprint, so that the cache is reused and invalidated right.
+    """``dataset.map(function, batched=True)`` under an explicit fingerprint, so that the cache is reused and
+    invalidated right.
 
     The fingerprint covers the input's fingerprint, the source of ``function`` (datasets would hash only its
     name), its arguments, and the tokenizer's ``tokenizer_fingerprint`` instead of its pickled vocabulary.
@@ -271,8 +278,19 @@ def _encode_labelled_batch(batch, tokenizer, intent_labels, slot_labels, max_seq
 
 
 def _encode_translation_batch(batch, tokenizer, max_seq_length, language):
-    encoding = tokenizer(batch["text"], truncation=True, max_length=max_seq_length, return_overflowing_tokens=True)
-    out = {"translation_input_ids": [], "translation_attention_mask": [], "translation_truncated": []}
+    encoding = tokenizer(
+        batch["text"],
+        truncation=True,
+        max_length=max_seq_length,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    out = {
+        "translation_input_ids": [],
+        "translation_attention_mask": [],
+        "translation_unit_heads": [],
+        "translation_truncated": [],
+    }
     previous = None
     for row, example in enumerate(encoding["overflow_to_sample_mapping"]):
         if example == previous:
@@ -281,6 +299,11 @@ def _encode_translation_batch(batch, tokenizer, max_seq_length, language):
         previous = example
         out["translation_input_ids"].append(encoding["input_ids"][row])
         out["translation_attention_mask"].append(encoding["attention_mask"][row])
+        # The units the pipeline labels (words; sub-words in unspaced scripts), by their head token.
+        units = word_units(
+            batch["text"][example], encoding.tokens(row), encoding["offset_mapping"][row], encoding.word_ids(row)
+        )
+        out["translation_unit_heads"].append([unit[0] for unit in units])
         out["translation_truncated"].append(False)
     out["translation_text"] = batch["text"]
     out["translation_language"] = [language] * len(batch["text"])
@@ -314,7 +337,10 @@ def _match_translations(
     if len(english_rows) < len(english_ids):
         logger.warning(
             "%d of %d English training examples have no %s translation and are not paired with %s",
-            len(english_ids) - len(english_rows), len(english_ids), language, language,
+            len(english_ids) - len(english_rows),
+            len(english_ids),
+            language,
+            language,
         )
     return english_rows, [translation_row[english_ids[row]] for row in english_rows]
 
@@ -345,7 +371,9 @@ def _warn_unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels, n
     if unseen:
         logger.warning(
             "%s: labels not in the model's label set, kept as gold (the model cannot predict them; examples per "
-            "label): %s", name, unseen,
+            "label): %s",
+            name,
+            unseen,
         )
 
 
@@ -355,5 +383,8 @@ def _report_truncation(encoded: datasets.Dataset, max_seq_length: int, name: str
         lost = pc.sum(pc.equal(pc.list_flatten(arrow_column(encoded, "word_token_index")), -1)).as_py()
         logger.warning(
             "%s: %d were truncated to max_seq_length=%d tokens (%d words lost their token)",
-            name, truncated, max_seq_length, lost,
+            name,
+            truncated,
+            max_seq_length,
+            lost,
         )

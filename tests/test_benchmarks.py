@@ -19,17 +19,20 @@ WORDS = "book a table for two at eight in paris".split()
 GOLD = ["O", "O", "O", "O", "B-party", "O", "B-time", "O", "B-city"]
 
 
-@pytest.mark.parametrize("predicted, kinds", [
-    (GOLD, ["correct", "correct", "correct"]),
-    # right type, one word too many: boundary
-    (["O", "O", "O", "B-party", "I-party", "O", "B-time", "O", "B-city"], ["boundary", "correct", "correct"]),
-    # same words, other type: semantics
-    (["O", "O", "O", "O", "B-time", "O", "B-time", "O", "B-city"], ["semantics", "correct", "correct"]),
-    # other type and other words: both
-    (["O", "O", "O", "O", "B-party", "B-city", "I-city", "O", "B-city"], ["correct", "both", "correct"]),
-    # nothing predicted for paris: missed; "table" predicted out of nowhere: spurious
-    (["O", "O", "B-party", "O", "B-party", "O", "B-time", "O", "O"], ["correct", "correct", "missed", "spurious"]),
-])
+@pytest.mark.parametrize(
+    "predicted, kinds",
+    [
+        (GOLD, ["correct", "correct", "correct"]),
+        # right type, one word too many: boundary
+        (["O", "O", "O", "B-party", "I-party", "O", "B-time", "O", "B-city"], ["boundary", "correct", "correct"]),
+        # same words, other type: semantics
+        (["O", "O", "O", "O", "B-time", "O", "B-time", "O", "B-city"], ["semantics", "correct", "correct"]),
+        # other type and other words: both
+        (["O", "O", "O", "O", "B-party", "B-city", "I-city", "O", "B-city"], ["correct", "both", "correct"]),
+        # nothing predicted for paris: missed; "table" predicted out of nowhere: spurious
+        (["O", "O", "B-party", "O", "B-party", "O", "B-time", "O", "O"], ["correct", "correct", "missed", "spurious"]),
+    ],
+)
 def test_span_outcomes_kinds(predicted, kinds):
     assert [kind for kind, _, _ in error_analysis.span_outcomes(GOLD, predicted)] == kinds
 
@@ -42,8 +45,17 @@ def test_no_mistake_is_counted_twice():
 
 
 def records(predicted_tags: list[list[str]], intents_right: list[bool]) -> list[dict]:
-    return [{"id": str(i), "words": WORDS, "gold_intent": "book", "predicted_intent": "book" if right else "other",
-             "gold_tags": GOLD, "predicted_tags": tags} for i, (tags, right) in enumerate(zip(predicted_tags, intents_right))]
+    return [
+        {
+            "id": str(i),
+            "words": WORDS,
+            "gold_intent": "book",
+            "predicted_intent": "book" if right else "other",
+            "gold_tags": GOLD,
+            "predicted_tags": tags,
+        }
+        for i, (tags, right) in enumerate(zip(predicted_tags, intents_right))
+    ]
 
 
 def test_analyse_counts_shares_and_examples():
@@ -88,10 +100,18 @@ def test_significance_needs_the_baseline_run(tmp_path):
 
 def test_suite_report_from_finished_runs(tmp_path, capsys):
     missed = ["O", "O", "O", "O", "B-party", "O", "B-time", "O", "O"]
-    write_run(tmp_path / "zero_shot", [missed] * 10, [True] * 8 + [False] * 2,
-              scores={"intent_accuracy": 0.8, "slot_f1": 0.6, "exact_match": 0.0, "overall": 0.7})
-    write_run(tmp_path / "crossaligner", [GOLD] * 10, [True] * 7 + [False] * 3,
-              scores={"intent_accuracy": 0.7, "slot_f1": 1.0, "exact_match": 0.7, "overall": 0.85})
+    write_run(
+        tmp_path / "zero_shot",
+        [missed] * 10,
+        [True] * 8 + [False] * 2,
+        scores={"intent_accuracy": 0.8, "slot_f1": 0.6, "exact_match": 0.0, "overall": 0.7},
+    )
+    write_run(
+        tmp_path / "crossaligner",
+        [GOLD] * 10,
+        [True] * 7 + [False] * 3,
+        scores={"intent_accuracy": 0.7, "slot_f1": 1.0, "exact_match": 0.7, "overall": 0.85},
+    )
     (tmp_path / "runs.json").write_text(json.dumps({"runs": {"zero_shot": {"wall_seconds": 90}}}))
     mtod_suite.write_comparison(tmp_path, ["es", "th"])
     report = (tmp_path / "comparison.md").read_text()
@@ -106,12 +126,48 @@ def test_suite_report_from_finished_runs(tmp_path, capsys):
     assert (tmp_path / "comparison.png").stat().st_size > 0
 
 
+def test_significance_tests_exact_match(tmp_path):
+    missed = ["O", "O", "O", "O", "B-party", "O", "B-time", "O", "O"]
+    write_run(tmp_path / "zero_shot", [missed] * 50 + [GOLD] * 50, [True] * 100)
+    write_run(tmp_path / "aligned", [GOLD] * 100, [True] * 80 + [False] * 20)
+    exact = significance.compare_suite(tmp_path, "zero_shot", ["es"])["aligned"]["es"]["exact_match"]
+    # Exact match needs the intent and every span right: 80 of 100 against 50 of 100.
+    assert (exact["method"], exact["baseline"], exact["n"]) == (0.8, 0.5, 100)
+
+
+def test_projection_methods_are_compared_with_the_strongest_paper_method(tmp_path):
+    """Beyond the paper: the share of the Zero-Shot to Target Language slot-F1 gap closed, the intent accuracy
+    against XeroAlignIO + CrossAligner (CoV), and z-tests against it."""
+    missed = ["O", "O", "O", "O", "B-party", "O", "B-time", "O", "O"]
+    runs = {  # name: (predicted tags, intents right, scores)
+        "zero_shot": ([missed] * 10, [True] * 8 + [False] * 2, (0.8, 0.6)),
+        "target_language": ([GOLD] * 10, [True] * 10, (1.0, 1.0)),
+        "xeroalign_crossaligner_cov": ([missed] * 10, [True] * 9 + [False], (0.9, 0.7)),
+        "projection": ([GOLD] * 10, [True] * 9 + [False], (0.9, 0.9)),
+    }
+    for name, (tags, intents, (accuracy, f1)) in runs.items():
+        write_run(
+            tmp_path / name,
+            tags,
+            intents,
+            scores={"intent_accuracy": accuracy, "slot_f1": f1, "exact_match": 0.5, "overall": (accuracy + f1) / 2},
+        )
+    mtod_suite.write_comparison(tmp_path, ["es", "th"])
+    report = (tmp_path / "comparison.md").read_text()
+    assert "| Projection | +10.0 | n/a | +30.0 | n/a | 75% |" in report  # (0.9 - 0.6) / (1.0 - 0.6)
+    assert "- [x] Projection closes at least half of the Zero-Shot to Target Language slot-F1 gap (75%)" in report
+    assert "- [x] Projection is not below XeroAlignIO + CrossAligner (CoV) on MEAN intent accuracy (+0.0)" in report
+    assert "## Significance of the methods beyond the paper against XeroAlignIO + CrossAligner (CoV)" in report
+    assert "| Projection | pooled | 90.0 vs 90.0 (+0.0)" in report
+
+
 def test_suite_commands_share_budget_and_seed(tmp_path, capsys):
-    mtod_suite.run_suite(["--output_dir", str(tmp_path), "--max_train_samples", "100", "--print_commands",
-                          "--learning_rate", "5e-5"])
+    mtod_suite.run_suite(
+        ["--output_dir", str(tmp_path), "--max_train_samples", "100", "--print_commands", "--learning_rate", "5e-5"]
+    )
     printed = capsys.readouterr().out
     commands = [line for line in printed.splitlines() if "run_xnlu.py" in line]
-    assert len(commands) == len(mtod_suite.METHODS)
+    assert len(commands) == len(mtod_suite.PAPER_METHODS)  # the projection methods run on request
     for command in commands:
         for option in ("--max_train_samples 100", "--seed 42", "--learning_rate 5e-5", "--target_languages es th"):
             assert option in command
@@ -138,7 +194,7 @@ def test_peak_memory_sees_a_temporary_allocation(kernel_peak, monkeypatch, tmp_p
         pytest.skip("no /proc/self/clear_refs here")
     with PeakMemory() as memory:
         block = bytearray(200 * 2**20)
-        block[:: 4096] = b"x" * math.ceil(len(block) / 4096)  # touch every page so it is resident
+        block[::4096] = b"x" * math.ceil(len(block) / 4096)  # touch every page so it is resident
         time.sleep(0.05)  # long enough for the sampling fallback, where the kernel's peak is not available
         del block
     assert memory.kernel_peak == kernel_peak and memory.peak - memory.before > 150 * 2**20
@@ -148,16 +204,38 @@ def test_peak_memory_sees_a_temporary_allocation(kernel_peak, monkeypatch, tmp_p
 def test_suite_end_to_end_on_mtod(mtod_dir, tiny_encoder, tmp_path):
     """Three methods of the paper's protocol on a sliver of real MTOD, with a tiny encoder (the plumbing, not the
     scores): the runs, one model per target language where the protocol says so, then the report with every section."""
-    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "mtod_suite.py"), "--output_dir", str(tmp_path),
-               "--data_dir", str(mtod_dir), "--methods", "zero_shot", "target_language", "crossaligner",
-               "--max_train_samples", "64", "--num_train_epochs", "1", "--max_predict_samples", "40",
-               "--per_device_train_batch_size", "16", "--model_name_or_path", str(tiny_encoder),
-               "--max_seq_length", "32"]
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "benchmarks" / "mtod_suite.py"),
+        "--output_dir",
+        str(tmp_path),
+        "--data_dir",
+        str(mtod_dir),
+        "--methods",
+        "zero_shot",
+        "target_language",
+        "crossaligner",
+        "--max_train_samples",
+        "64",
+        "--num_train_epochs",
+        "1",
+        "--max_predict_samples",
+        "40",
+        "--per_device_train_batch_size",
+        "16",
+        "--model_name_or_path",
+        str(tiny_encoder),
+        "--max_seq_length",
+        "32",
+    ]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
-    assert {name: run["returncode"] for name, run in runs.items()} == {"zero_shot": 0, "target_language": 0,
-                                                                       "crossaligner": 0}
+    assert {name: run["returncode"] for name, run in runs.items()} == {
+        "zero_shot": 0,
+        "target_language": 0,
+        "crossaligner": 0,
+    }
     report = (tmp_path / "comparison.md").read_text()
     for section in ("## Results", "## Gain over Zero-Shot", "## Expectations", "## Significance", "## Slot errors"):
         assert section in report
@@ -176,7 +254,15 @@ def test_significance_command_on_two_run_folders(tmp_path):
     write_run(tmp_path / "zero_shot", [missed] * 50, [True] * 25 + [False] * 25, languages=("de",))
     write_run(tmp_path / "aligned", [GOLD] * 50, [True] * 45 + [False] * 5, languages=("de",))
     assert significance.target_languages(tmp_path / "zero_shot") == ["de"]
-    completed = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "significance.py"),
-                                str(tmp_path / "zero_shot"), str(tmp_path / "aligned")],
-                               capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "significance.py"),
+            str(tmp_path / "zero_shot"),
+            str(tmp_path / "aligned"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "| aligned | de | 90.0 vs 50.0 (+40.0)*" in completed.stdout

@@ -1,0 +1,134 @@
+# Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
+"""Annotation projection for the `projection` alignment: word alignment from contextual embeddings, and the English
+gold slot tags carried over to the translation through it.
+
+Alignment (as SimAlign's argmax method, Jalili Sabet et al. 2020): cosine similarities between the vectors of the
+English words and of the translation's units (one vector per word or unit: its head token's hidden state at one
+encoder layer); each English word links forward to its most similar unit, each unit links backward to its most
+similar English word.
+
+Projection of one English example's IO tags (entities: maximal runs of words with the same slot type):
+- every unit takes the tag of the English word it links back to: the units of entity E are those whose backward
+  link falls in E (several units may share one English word: one-to-many), the others O;
+- filter `consistent` (default): E is kept only if its units form one contiguous run and every word of E links
+  forward into that run (the alignment agrees in both directions); `none` keeps every E with at least one unit;
+- `min_similarity`: links below it do not count (their units are unlabelled);
+- the units of a dropped entity, and units without a counting link, are unlabelled (-100: no loss), never O.
+
+Units are what `modeling_crossaligner.word_units` makes of a text: space-separated words, and in scripts written
+without spaces (Thai, Chinese, Japanese) the tokenizer's sub-words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+IGNORE_INDEX = -100
+OUTSIDE_ID = 0  # "O" is slot label 0 of every joint model
+FILTERS = ("consistent", "none")
+
+
+@dataclass
+class Projection:
+    """The projected slot label id of every unit of one translation (IGNORE_INDEX: unlabelled), and the English
+    entities kept and dropped as (type id, first word, end word)."""
+
+    labels: list[int]
+    kept: list[tuple[int, int, int]] = field(default_factory=list)
+    dropped: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def io_entities(word_labels: list[int]) -> list[tuple[int, int, int]]:
+    """(label id, first word, end word exclusive) of each maximal run of one non-O label; IGNORE_INDEX (a word
+    truncated away) ends a run."""
+    entities: list[tuple[int, int, int]] = []
+    for index, label in enumerate(word_labels):
+        if label in (OUTSIDE_ID, IGNORE_INDEX):
+            continue
+        if entities and entities[-1][0] == label and entities[-1][2] == index:
+            entities[-1] = (label, entities[-1][1], index + 1)
+        else:
+            entities.append((label, index, index + 1))
+    return entities
+
+
+def align(english: torch.Tensor, translation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Argmax word alignment of (words, hidden) English vectors and (units, hidden) translation vectors: (forward
+    link of each word, backward link of each unit, cosine similarity matrix words x units)."""
+    similarity = F.normalize(english.float(), dim=-1) @ F.normalize(translation.float(), dim=-1).T
+    return similarity.argmax(dim=1), similarity.argmax(dim=0), similarity
+
+
+def project(
+    word_labels: list[int],
+    english: torch.Tensor,
+    translation: torch.Tensor,
+    filter: str = "consistent",
+    min_similarity: float | None = None,
+) -> Projection:
+    """Project one example's English word labels (IO label ids per word; IGNORE_INDEX for a word without a vector)
+    onto the units of its translation, from the words' and units' vectors (see the module docstring)."""
+    if filter not in FILTERS:
+        raise ValueError(f"unknown projection filter {filter!r}; valid: {', '.join(FILTERS)}")
+    if len(word_labels) != english.shape[0]:
+        raise ValueError(f"{len(word_labels)} word labels but {english.shape[0]} English word vectors")
+    units = translation.shape[0]
+    usable = [index for index, label in enumerate(word_labels) if label != IGNORE_INDEX]
+    if units == 0 or not usable:
+        return Projection(labels=[IGNORE_INDEX] * units)
+    forward, backward, similarity = align(english[usable], translation)
+    word_of = [usable[i] for i in backward.tolist()]  # each unit's English word
+    unit_of = dict(zip(usable, forward.tolist()))  # each English word's unit
+    if min_similarity is not None:
+        linked = similarity.max(dim=0).values >= min_similarity
+        word_of = [word if ok else None for word, ok in zip(word_of, linked.tolist())]
+        strong = similarity.max(dim=1).values >= min_similarity
+        unit_of = {word: unit for (word, unit), ok in zip(unit_of.items(), strong.tolist()) if ok}
+
+    labels = [IGNORE_INDEX if word is None else OUTSIDE_ID for word in word_of]
+    result = Projection(labels=labels)
+    for entity in io_entities(word_labels):
+        label, first, end = entity
+        span = [unit for unit, word in enumerate(word_of) if word is not None and first <= word < end]
+        contiguous = bool(span) and span[-1] - span[0] + 1 == len(span)
+        agrees = all(unit_of.get(word) in span for word in range(first, end))
+        if span and (filter == "none" or (contiguous and agrees)):
+            for unit in range(span[0], span[-1] + 1) if filter == "none" else span:
+                labels[unit] = label
+            result.kept.append(entity)
+        else:
+            for unit in span:
+                labels[unit] = IGNORE_INDEX
+            result.dropped.append(entity)
+    return result
+
+
+def project_batch(
+    english_states: torch.Tensor,
+    translation_states: torch.Tensor,
+    word_token_index: torch.Tensor,
+    word_labels: torch.Tensor,
+    unit_heads: torch.Tensor,
+    filter: str = "consistent",
+    min_similarity: float | None = None,
+) -> tuple[torch.Tensor, list[Projection]]:
+    """`project` for a batch of pairs: hidden states (batch, tokens, hidden) of each side, the English head token of
+    each word (batch, words; -1: none), the English words' label ids (batch, words) and the translation's head token
+    of each unit (batch, units; -1: padding). Returns the slot labels of the translation tokens (batch, tokens;
+    IGNORE_INDEX except on unit heads) and each example's Projection."""
+    labels = torch.full(translation_states.shape[:2], IGNORE_INDEX, dtype=torch.long, device=translation_states.device)
+    projections = []
+    for row in range(english_states.shape[0]):
+        words = word_token_index[row]
+        heads = unit_heads[row][unit_heads[row] >= 0]
+        word_vectors = english_states[row, words.clamp(min=0)]
+        row_labels = [
+            IGNORE_INDEX if head < 0 else int(label) for head, label in zip(words.tolist(), word_labels[row].tolist())
+        ]
+        projection = project(row_labels, word_vectors, translation_states[row, heads], filter, min_similarity)
+        labels[row, heads] = torch.tensor(projection.labels, dtype=torch.long, device=labels.device)
+        projections.append(projection)
+    return labels, projections

@@ -10,7 +10,8 @@ downloading anything. This module builds, deterministically from a seed:
 - pseudo-parallel training pairs: for every English training row and target language, an utterance of the same
   intent carrying the same canonical slot values (``area=kitchen`` -> German "Küche"), generated from a target
   template with the same slot set. That is what a translation of the English row would say, so it stands in for
-  machine translation.
+  machine translation. Where the target templates cannot say the same slot types (only some of them, or not the
+  intent at all), the English row gets no translation into that language (see ``is_translation``).
 
 How utterances are generated. hassil's own sampler enumerates every expansion and loses the slot spans, so this
 module walks the parsed template trees itself: at every alternative it picks one branch at random, and it fills
@@ -61,7 +62,7 @@ from .corpus import EXAMPLE_FEATURES, TRANSLATION_FEATURES, XNLUCorpus
 logger = logging.getLogger(__name__)
 
 # Bump when the generated data changes for reasons the source hash in the cache key cannot see.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SOURCE_LANGUAGE = "en"
 # Hindi is supported on request but not a default: its templates cover only 19 of the 41 English intents, so
 # more than half of its translation pairs would be copies of the English text.
@@ -169,7 +170,7 @@ def _combine(left: set, right: set) -> set:
 class _Block:
     """One data block of one intent (sentences sharing slots/context) with its own fill rules."""
 
-    def __init__(self, grammar: "_Grammar", intent: str, data):
+    def __init__(self, grammar: _Grammar, intent: str, data):
         self.grammar, self.intent, self.data = grammar, intent, data
         self.rules = {**grammar.intents.expansion_rules, **data.expansion_rules}
         self.lists = {**grammar.intents.slot_lists, **data.slot_lists}
@@ -381,6 +382,7 @@ class _Grammar:
                     if text_key(utterance.text) in held_out:
                         continue
                     return utterance, MATCH_EXACT if frame.slot_set == wanted else MATCH_SUBSET
+
         # No template of this intent can say the values: keep the intent, share as many slot types as possible.
         def closeness(frame: _Frame) -> tuple[int, int]:
             return len(frame.slot_set & wanted), -len(frame.slot_set - wanted)
@@ -392,6 +394,18 @@ class _Grammar:
             if text_key(utterance.text) not in held_out:
                 return utterance, MATCH_INTENT_ONLY
         return None, MATCH_SOURCE_COPY
+
+
+def is_translation(pair: dict) -> bool:
+    """Whether a generated target utterance can stand in for a translation of its English row: same intent and the
+    same slot types (values may differ). Fallbacks that say only some of the slots, and English text copied where the
+    target language lacks the intent, are not translations: a translation says what the English says, and the
+    alignment losses take the English row's intent and slot types as the translation's too (CrossAligner's target)."""
+    return (
+        pair["match"] in (MATCH_EXACT, MATCH_INTENT_ONLY)
+        and pair["target_intent"] == pair["intent"]
+        and set(pair["target_slots"]) == set(pair["slots"])
+    )
 
 
 def text_key(text: str) -> str:
@@ -447,8 +461,13 @@ def _rows(utterances: list[Utterance], language: str, split: str) -> list[dict]:
     for i, utterance in enumerate(utterances):
         words, tags = utterance.words_and_tags()
         rows.append(
-            {"id": f"ha-{language}-{split}-{i:05d}", "language": language, "words": words, "tags": tags,
-             "intent": utterance.intent}
+            {
+                "id": f"ha-{language}-{split}-{i:05d}",
+                "language": language,
+                "words": words,
+                "tags": tags,
+                "intent": utterance.intent,
+            }
         )
     return rows
 
@@ -466,9 +485,10 @@ def _rng(seed: int, *parts: str) -> random.Random:
 class HomeAssistantBuild:
     """The corpus plus what the generator knows about it.
 
-    ``pairs[lang][i]`` describes translation row i: the English row's ``intent`` and canonical ``slots``, the
-    ``match`` kind (exact / subset / intent_only / source_copy, see ``MATCH_*``) and the ``target_intent`` and
-    ``target_slots`` of the text.
+    ``pairs[lang][i]`` describes the target utterance generated for English training row i: the English row's
+    ``intent`` and canonical ``slots``, the ``match`` kind (exact / subset / intent_only / source_copy, see
+    ``MATCH_*``), the ``target_intent`` and ``target_slots`` of the text, and ``kept``: whether it is one of the
+    translations (``is_translation``; ``corpus.translations[lang]`` holds the kept ones, by English id).
     ``report`` holds sizes, dropped intents per language, fallback counts, coverage gaps and timings.
     """
 
@@ -597,30 +617,39 @@ def _generate(languages, seed, sizes, target_sizes) -> HomeAssistantBuild:
         pool = _sample_pool(grammar, intents, sum(target_sizes.values()), _rng(seed, lang))
         labelled[lang] = _split(pool, target_sizes)
 
-    translations, pairs, fallbacks = {}, {}, {}
+    translations, pairs, fallbacks, kept = {}, {}, {}, {}
     for lang in languages[1:]:
         rng = _rng(seed, lang, "pairs")
         held_out = frozenset(text_key(u.text) for split in labelled[lang].values() for u in split)
-        texts, pairs[lang] = [], []
-        for utterance in english_splits["train"]:
+        ids, texts, pairs[lang] = [], [], []
+        for index, utterance in enumerate(english_splits["train"]):
             mirrored, match = grammars[lang].mirror(utterance, rng, held_out)
-            texts.append(mirrored.text if mirrored else utterance.text)
-            pairs[lang].append(
-                {"intent": utterance.intent, "slots": utterance.slots, "match": match,
-                 "target_intent": mirrored.intent if mirrored else utterance.intent,
-                 "target_slots": mirrored.slots if mirrored else utterance.slots}
-            )
-        ids = [f"ha-en-train-{i:05d}" for i in range(len(texts))]
+            pair = {
+                "intent": utterance.intent,
+                "slots": utterance.slots,
+                "match": match,
+                "target_intent": mirrored.intent if mirrored else utterance.intent,
+                "target_slots": mirrored.slots if mirrored else utterance.slots,
+            }
+            pair["kept"] = is_translation(pair)
+            pairs[lang].append(pair)
+            if pair["kept"]:
+                ids.append(f"ha-en-train-{index:05d}")
+                texts.append(mirrored.text)
         translations[lang] = datasets.Dataset.from_dict({"id": ids, "text": texts}, features=TRANSLATION_FEATURES)
         fallbacks[lang] = dict(Counter(pair["match"] for pair in pairs[lang]))
+        kept[lang] = len(ids)
     report["pair_matches"] = fallbacks
+    report["kept_pairs"] = kept
 
     corpus = XNLUCorpus(
         name="home_assistant",
         labelled={
             lang: datasets.DatasetDict(
-                {split: datasets.Dataset.from_list(_rows(utts, lang, split), features=EXAMPLE_FEATURES)
-                 for split, utts in splits.items()}
+                {
+                    split: datasets.Dataset.from_list(_rows(utts, lang, split), features=EXAMPLE_FEATURES)
+                    for split, utts in splits.items()
+                }
             )
             for lang, splits in labelled.items()
         },
@@ -655,9 +684,13 @@ def _log_report(report: dict) -> None:
     for lang, matches in report["pair_matches"].items():
         fallback = {kind: n for kind, n in matches.items() if kind != MATCH_EXACT}
         if fallback:
-            logger.warning(
-                "home_assistant/%s: %d of %d translation pairs are fallbacks: %s",
-                lang, sum(fallback.values()), sum(matches.values()), fallback,
+            logger.info(
+                "home_assistant/%s: %d of %d English training examples have a translation (of the others the target "
+                "templates could only say: %s)",
+                lang,
+                report["kept_pairs"][lang],
+                sum(matches.values()),
+                fallback,
             )
     for lang, missing in report["uncovered"].items():
         logger.warning("home_assistant/%s: test labels absent from English train: %s", lang, missing)

@@ -16,6 +16,7 @@ Understanding" (Gritta, Hu, Iacobacci; Findings of ACL 2022).
 
 from __future__ import annotations
 
+import types
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,7 +225,7 @@ class XLMRobertaForJointXNLU(XLMRobertaPreTrainedModel):
         slot_labels: list[str],
         max_seq_length: int = 128,
         **config_overrides,
-    ) -> "XLMRobertaForJointXNLU":
+    ) -> XLMRobertaForJointXNLU:
         """A joint model whose encoder (and pooler, when the checkpoint has one) comes from an XLM-R checkpoint
         (`XLMRobertaModel` or `XLMRobertaForMaskedLM` layout) and whose heads are newly initialised."""
         encoder_config = AutoConfig.from_pretrained(encoder_name_or_path)
@@ -363,8 +364,12 @@ class XLMRobertaJointXNLUForTokenClassification(XLMRobertaForJointXNLU):
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> TokenClassifierOutput:
         outputs = super().forward(input_ids, attention_mask=attention_mask, slot_labels=labels, **kwargs)
-        return TokenClassifierOutput(loss=outputs.slot_loss, logits=outputs.slot_logits,
-                                     hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return TokenClassifierOutput(
+            loss=outputs.slot_loss,
+            logits=outputs.slot_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
 
 class XLMRobertaJointXNLUForSequenceClassification(XLMRobertaForJointXNLU):
@@ -373,8 +378,12 @@ class XLMRobertaJointXNLUForSequenceClassification(XLMRobertaForJointXNLU):
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> SequenceClassifierOutput:
         outputs = super().forward(input_ids, attention_mask=attention_mask, intent_labels=labels, **kwargs)
-        return SequenceClassifierOutput(loss=outputs.intent_loss, logits=outputs.intent_logits,
-                                        hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return SequenceClassifierOutput(
+            loss=outputs.intent_loss,
+            logits=outputs.intent_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -400,7 +409,7 @@ def _is_unspaced_script(char: str) -> bool:
     return any(low <= code <= high for low, high in _UNSPACED_SCRIPT_RANGES)
 
 
-def _word_units(
+def word_units(
     text: str, tokens: list[str], offsets: list[tuple[int, int]], word_ids: list[int | None]
 ) -> list[list[int]]:
     """Group token positions into the units the model labels: one unit per space-separated word (its first token
@@ -452,7 +461,7 @@ class XNLUPipeline(Pipeline):
             for text in inputs:
                 _check_text(text)
             inputs = list(inputs)
-        elif isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+        elif not isinstance(inputs, (types.GeneratorType, torch.utils.data.Dataset)):
             _check_text(inputs)
         return super().__call__(inputs, **kwargs)
 
@@ -467,7 +476,7 @@ class XNLUPipeline(Pipeline):
             return_tensors="pt",
         )
         offsets = [tuple(pair) for pair in encoding.pop("offset_mapping")[0].tolist()]
-        units = _word_units(text, encoding.tokens(0), offsets, encoding.word_ids(0))
+        units = word_units(text, encoding.tokens(0), offsets, encoding.word_ids(0))
         read_until = max((offsets[unit[-1]][1] for unit in units), default=0)
         if text[read_until:].strip() and len(offsets) >= max_length:
             logger.warning(

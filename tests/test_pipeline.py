@@ -92,27 +92,46 @@ SLOT_TYPES = ["O", "datetime", "location", "weather/noun"]
 # (text, {sentencepiece piece: slot type the model is forced to predict on it}, expected slots written by hand as
 # (type, start, end): end exclusive, counted in the original string's characters).
 EXACT_SPANS = {
-    "latin": ("wake me at 7am in New York tomorrow", {"▁7": "datetime", "▁New": "location", "▁York": "location"},
-              [("datetime", 11, 14), ("location", 18, 26)]),
+    "latin": (
+        "wake me at 7am in New York tomorrow",
+        {"▁7": "datetime", "▁New": "location", "▁York": "location"},
+        [("datetime", 11, 14), ("location", 18, 26)],
+    ),
     "chinese": ("飞往東京的航班", {"東京": "location"}, [("location", 2, 4)]),
-    "japanese": ("東京の天気を教えて", {"東京": "location", "天気": "weather/noun"},
-                 [("location", 0, 2), ("weather/noun", 3, 5)]),
-    "japanese_kana_kanji_digits": ("明日の朝7時に起こして", {"明日": "datetime", "7": "datetime", "時に": "datetime"},
-                                   [("datetime", 0, 2), ("datetime", 4, 7)]),
+    "japanese": (
+        "東京の天気を教えて",
+        {"東京": "location", "天気": "weather/noun"},
+        [("location", 0, 2), ("weather/noun", 3, 5)],
+    ),
+    "japanese_kana_kanji_digits": (
+        "明日の朝7時に起こして",
+        {"明日": "datetime", "7": "datetime", "時に": "datetime"},
+        [("datetime", 0, 2), ("datetime", 4, 7)],
+    ),
     "cjk_next_to_latin": ("去New York的航班", {"New": "location", "▁York": "location"}, [("location", 1, 9)]),
-    "thai_unspaced": ("ตั้งนาฬิกาปลุกพรุ่งนี้ 7 โมง", {"พรุ่งนี้": "datetime", "▁7": "datetime"},
-                      [("datetime", 14, 24)]),
+    "thai_unspaced": ("ตั้งนาฬิกาปลุกพรุ่งนี้ 7 โมง", {"พรุ่งนี้": "datetime", "▁7": "datetime"}, [("datetime", 14, 24)]),
     "thai_spaced": ("ตั้ง นาฬิกา ปลุก พรุ่งนี้", {"พรุ่งนี้": "datetime"}, [("datetime", 17, 25)]),
-    "hindi": ("कल सुबह सात बजे जगाओ", {"▁कल": "datetime", "▁सात": "datetime", "▁बजे": "datetime"},
-              [("datetime", 0, 2), ("datetime", 8, 15)]),
+    "hindi": (
+        "कल सुबह सात बजे जगाओ",
+        {"▁कल": "datetime", "▁सात": "datetime", "▁बजे": "datetime"},
+        [("datetime", 0, 2), ("datetime", 8, 15)],
+    ),
     # The ZWJ sequence is one entity with its joiners; the emoji with a variation selector keeps the selector.
-    "emoji_zwj": ("weather in 👩\u200d👩\u200d👧 now ☀\ufe0f in Paris",
-                  {"👩": "location", "👧": "location", "☀": "weather/noun", "▁Paris": "location"},
-                  [("location", 11, 16), ("weather/noun", 21, 23), ("location", 27, 32)]),
-    "combining_marks": ("cafe\u0301 in Montre\u0301al", {"▁café": "location", "▁Montréal": "location"},
-                        [("location", 0, 5), ("location", 9, 18)]),
-    "full_width": ("ＡＢＣ weather in ｂｏｓｔｏｎ", {"▁ABC": "location", "▁bo": "location"},
-                   [("location", 0, 3), ("location", 15, 21)]),
+    "emoji_zwj": (
+        "weather in 👩\u200d👩\u200d👧 now ☀\ufe0f in Paris",
+        {"👩": "location", "👧": "location", "☀": "weather/noun", "▁Paris": "location"},
+        [("location", 11, 16), ("weather/noun", 21, 23), ("location", 27, 32)],
+    ),
+    "combining_marks": (
+        "cafe\u0301 in Montre\u0301al",
+        {"▁café": "location", "▁Montréal": "location"},
+        [("location", 0, 5), ("location", 9, 18)],
+    ),
+    "full_width": (
+        "ＡＢＣ weather in ｂｏｓｔｏｎ",
+        {"▁ABC": "location", "▁bo": "location"},
+        [("location", 0, 3), ("location", 15, 21)],
+    ),
 }
 
 
@@ -123,8 +142,9 @@ def xlmr_pipeline(embedded_encoder, tmp_path_factory):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(embedded_encoder["path"])
-    model = build_tiny_model(tokenizer, ["a", "b"], SLOT_TYPES, max_seq_length=32, hidden_size=16,
-                             num_hidden_layers=1, intermediate_size=16)
+    model = build_tiny_model(
+        tokenizer, ["a", "b"], SLOT_TYPES, max_seq_length=32, hidden_size=16, num_hidden_layers=1, intermediate_size=16
+    )
     path = tmp_path_factory.mktemp("xlmr_tiny_joint")
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -134,7 +154,9 @@ def xlmr_pipeline(embedded_encoder, tmp_path_factory):
 def forced_slots(xnlu, text: str, pieces: dict[str, str]) -> list[tuple[str, int, int]]:
     """The pipeline's slots when the model predicts the given type on each given piece and O everywhere else."""
     model, tokenizer = xnlu.model, xnlu.tokenizer
-    forced = {tokenizer.convert_tokens_to_ids(piece): SLOT_TYPES.index(slot_type) for piece, slot_type in pieces.items()}
+    forced = {
+        tokenizer.convert_tokens_to_ids(piece): SLOT_TYPES.index(slot_type) for piece, slot_type in pieces.items()
+    }
     assert tokenizer.unk_token_id not in forced, "a forced piece is not in the vocabulary"
     seen = {}
 
@@ -142,11 +164,14 @@ def forced_slots(xnlu, text: str, pieces: dict[str, str]) -> list[tuple[str, int
         logits = torch.zeros(*hidden.shape[:2], len(SLOT_TYPES))
         logits[..., 0] = 5.0
         for token_id, label in forced.items():
-            logits[seen["input_ids"] == token_id] = torch.nn.functional.one_hot(torch.tensor(label), len(SLOT_TYPES)) * 9.0
+            logits[seen["input_ids"] == token_id] = (
+                torch.nn.functional.one_hot(torch.tensor(label), len(SLOT_TYPES)) * 9.0
+            )
         return logits
 
-    hook = model.register_forward_pre_hook(lambda module, args, kwargs: seen.update(input_ids=kwargs["input_ids"]),
-                                           with_kwargs=True)
+    hook = model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.update(input_ids=kwargs["input_ids"]), with_kwargs=True
+    )
     original = model.slot_classifier.forward
     model.slot_classifier.forward = slot_logits
     try:
@@ -155,7 +180,7 @@ def forced_slots(xnlu, text: str, pieces: dict[str, str]) -> list[tuple[str, int
         model.slot_classifier.forward = original
         hook.remove()
     for slot in result["slots"]:
-        assert text[slot["start"]:slot["end"]] == slot["text"]
+        assert text[slot["start"] : slot["end"]] == slot["text"]
     return [(slot["type"], slot["start"], slot["end"]) for slot in result["slots"]]
 
 
@@ -197,6 +222,72 @@ def test_long_text_is_truncated_with_warning(xnlu, caplog):
 def test_non_string_input_raises_type_error(xnlu, bad):
     with pytest.raises(TypeError, match="must be str"):
         xnlu(bad)
+
+
+def test_generators_and_key_datasets_stream_their_results(xnlu):
+    import types
+
+    import datasets
+    from transformers.pipelines.pt_utils import KeyDataset
+
+    texts = [TEXTS["latin"], TEXTS["thai"], TEXTS["chinese"]]
+    expected = xnlu(texts)
+    streamed = xnlu(text for text in texts)
+    assert isinstance(streamed, types.GeneratorType) or hasattr(streamed, "__next__")  # lazily, one by one
+    assert [result["intent"] for result in streamed] == [result["intent"] for result in expected]
+    dataset = datasets.Dataset.from_dict({"text": texts, "id": [1, 2, 3]})
+    from_dataset = list(xnlu(KeyDataset(dataset, "text"), batch_size=2))
+    assert [(r["intent"], r["slots"]) for r in from_dataset] == [(r["intent"], r["slots"]) for r in expected]
+    with pytest.raises(TypeError, match="must be str"):
+        list(xnlu(item for item in ["fine", 3]))
+
+
+def test_top_k_gives_the_most_probable_intents(xnlu):
+    text = TEXTS["latin"]
+    default = xnlu(text)
+    assert set(default) == {"intent", "score", "slots"}  # top_k=1: today's output
+    ranked = xnlu(text, top_k=2)
+    assert [entry["intent"] for entry in ranked["intents"]][0] == default["intent"] == ranked["intent"]
+    assert len(ranked["intents"]) == 2 and ranked["intents"][0]["score"] >= ranked["intents"][1]["score"]
+    every = xnlu(text, top_k=None)["intents"]
+    assert len(every) == len(xnlu.model.config.intent_labels)
+    assert sum(entry["score"] for entry in every) == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="top_k must be a positive int"):
+        xnlu(text, top_k=0)
+
+
+def test_standard_pipelines_work_on_the_joint_model_in_a_fresh_process(tiny_model_dir, xnlu, tmp_path):
+    """What the model card's `pipeline_tag` promises: transformers' own token-classification (slots, with
+    aggregation) and text-classification (intents, with top_k) pipelines, from the saved folder's remote code."""
+    text = "wake me up at seven am tomorrow in new york"
+    code = f"""
+import json
+import torch
+from transformers import pipeline
+path = {str(tiny_model_dir)!r}
+slots = pipeline("token-classification", model=path, trust_remote_code=True, aggregation_strategy="simple")
+model = slots.model
+with torch.no_grad():  # one type on every token: the slot head's bias decides
+    model.slot_classifier.weight.zero_()
+    model.slot_classifier.bias.copy_(torch.tensor([0.0, 0.0, 9.0, 0.0]))
+intents = pipeline("text-classification", model=path, trust_remote_code=True)
+print(json.dumps({{"slots": slots({text!r}), "intents": intents({text!r}, top_k=2),
+                  "slot_model": type(slots.model).__name__, "intent_model": type(intents.model).__name__,
+                  "slot_labels": slots.model.config.id2label, "intent_labels": intents.model.config.id2label}},
+                 default=float))
+"""
+    result = run_fresh(code, tmp_path)
+    assert result["slot_model"] == "XLMRobertaJointXNLUForTokenClassification"
+    assert result["intent_model"] == "XLMRobertaJointXNLUForSequenceClassification"
+    config = xnlu.model.config
+    assert list(result["slot_labels"].values()) == config.slot_labels
+    assert list(result["intent_labels"].values()) == config.intent_labels
+    # Every token "location": aggregated into one entity over the whole text, as io_to_bio would.
+    (entity,) = result["slots"]
+    assert (entity["entity_group"], entity["start"], entity["end"]) == ("location", 0, len(text))
+    local = xnlu(text, top_k=2)
+    assert [entry["label"] for entry in result["intents"]] == [entry["intent"] for entry in local["intents"]]
+    assert result["intents"][0]["score"] == pytest.approx(local["intents"][0]["score"], abs=1e-5)
 
 
 def test_pipeline_in_fresh_process_matches_local(tiny_model_dir, xnlu, tmp_path):

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_trainer_losses import reference_cov_weights
+from trainer_helpers import labelled_dataset, make_trainer, pair_dataset
 from transformers import TrainerCallback
 
-from test_trainer_losses import reference_cov_weights
 from trainer_crossaligner import COV_STATE_NAME, CrossAlignerTrainer
-from trainer_helpers import labelled_dataset, make_trainer, pair_dataset
 
 TWO_ALIGNMENTS = ["crossaligner", "xeroalign"]
 
@@ -31,8 +31,9 @@ class RecordingTrainer(CrossAlignerTrainer):
 
     def encode_pairs(self, model, inputs):
         pairs = super().encode_pairs(model, inputs)
-        self.micro_batches[-1].update(intent_loss=pairs.outputs.intent_loss.item(),
-                                      slot_loss=pairs.outputs.slot_loss.item())
+        self.micro_batches[-1].update(
+            intent_loss=pairs.outputs.intent_loss.item(), slot_loss=pairs.outputs.slot_loss.item()
+        )
         return pairs
 
     def alignment_loss(self, name, pairs, inputs):
@@ -49,9 +50,15 @@ def training_logs(trainer):
 def test_each_log_entry_has_that_steps_losses_and_weights(tmp_path, tiny_tokenizer, accumulation):
     alignment = ["crossaligner", "xeroalign", "contrastive", "translate_intent"]
     trainer = make_trainer(
-        tmp_path, tokenizer=tiny_tokenizer, trainer_class=RecordingTrainer, alignment=alignment, max_steps=5,
+        tmp_path,
+        tokenizer=tiny_tokenizer,
+        trainer_class=RecordingTrainer,
+        alignment=alignment,
+        max_steps=5,
         gradient_accumulation_steps=accumulation,
-        eval_strategy="steps", eval_steps=2, eval_dataset=labelled_dataset(tiny_tokenizer),
+        eval_strategy="steps",
+        eval_steps=2,
+        eval_dataset=labelled_dataset(tiny_tokenizer),
     )
     trainer.train()
     logs = training_logs(trainer)
@@ -76,8 +83,15 @@ def test_each_log_entry_has_that_steps_losses_and_weights(tmp_path, tiny_tokeniz
 
 
 def test_logging_every_two_steps_averages_the_steps(tmp_path, tiny_tokenizer):
-    trainer = make_trainer(tmp_path, tokenizer=tiny_tokenizer, trainer_class=RecordingTrainer, alignment=["xeroalign"],
-                           weighting="sum", max_steps=4, logging_steps=2)
+    trainer = make_trainer(
+        tmp_path,
+        tokenizer=tiny_tokenizer,
+        trainer_class=RecordingTrainer,
+        alignment=["xeroalign"],
+        weighting="sum",
+        max_steps=4,
+        logging_steps=2,
+    )
     trainer.train()
     logs = training_logs(trainer)
     assert [entry["step"] for entry in logs] == [2, 4]
@@ -90,8 +104,13 @@ def test_logging_every_two_steps_averages_the_steps(tmp_path, tiny_tokenizer):
 
 
 def test_zero_shot_logs_the_main_losses_only(tmp_path, tiny_tokenizer):
-    trainer = make_trainer(tmp_path, tokenizer=tiny_tokenizer, alignment=["none"], max_steps=2,
-                           train_dataset=labelled_dataset(tiny_tokenizer, language="en"))
+    trainer = make_trainer(
+        tmp_path,
+        tokenizer=tiny_tokenizer,
+        alignment=["none"],
+        max_steps=2,
+        train_dataset=labelled_dataset(tiny_tokenizer, language="en"),
+    )
     trainer.train()
     for entry in training_logs(trainer):
         assert entry["loss"] == pytest.approx(entry["intent_loss"] + entry["slot_loss"], rel=1e-5)
@@ -108,8 +127,14 @@ class Interrupt(TrainerCallback):
 
 
 def test_resume_restores_cov_state_and_gives_the_uninterrupted_parameters(tmp_path, tiny_tokenizer):
-    settings = dict(tokenizer=tiny_tokenizer, alignment=TWO_ALIGNMENTS, max_steps=6, save_strategy="steps",
-                    save_steps=3, train_dataset=pair_dataset(tiny_tokenizer))
+    settings = dict(
+        tokenizer=tiny_tokenizer,
+        alignment=TWO_ALIGNMENTS,
+        max_steps=6,
+        save_strategy="steps",
+        save_steps=3,
+        train_dataset=pair_dataset(tiny_tokenizer),
+    )
     uninterrupted = make_trainer(tmp_path / "a", **settings)
     uninterrupted.train()
 
@@ -133,8 +158,14 @@ def test_resume_restores_cov_state_and_gives_the_uninterrupted_parameters(tmp_pa
 
 
 def test_resume_without_cov_state_is_an_error(tmp_path, tiny_tokenizer):
-    settings = dict(tokenizer=tiny_tokenizer, alignment=["xeroalign"], weighting="cov", max_steps=2,
-                    save_strategy="steps", save_steps=1)
+    settings = dict(
+        tokenizer=tiny_tokenizer,
+        alignment=["xeroalign"],
+        weighting="cov",
+        max_steps=2,
+        save_strategy="steps",
+        save_steps=1,
+    )
     make_trainer(tmp_path, **settings).train()
     (tmp_path / "checkpoint-1" / COV_STATE_NAME).unlink()
     with pytest.raises(FileNotFoundError, match=COV_STATE_NAME):
@@ -153,8 +184,9 @@ class PoisonCrossAlignerHead(TrainerCallback):
 
 
 def test_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(tmp_path, tiny_tokenizer):
-    trainer = make_trainer(tmp_path, tokenizer=tiny_tokenizer, alignment=TWO_ALIGNMENTS, max_steps=6,
-                           save_strategy="steps", save_steps=1)
+    trainer = make_trainer(
+        tmp_path, tokenizer=tiny_tokenizer, alignment=TWO_ALIGNMENTS, max_steps=6, save_strategy="steps", save_steps=1
+    )
     trainer.add_callback(PoisonCrossAlignerHead(trainer.model, at_step=3))
     with pytest.raises(FloatingPointError, match=r"step 3: crossaligner_loss=nan"):
         trainer.train()
@@ -167,16 +199,21 @@ def test_non_finite_loss_stops_training_and_keeps_the_last_checkpoint(tmp_path, 
 
 
 def test_alignment_without_parallel_data_fails_before_training(tmp_path, tiny_tokenizer):
-    trainer = make_trainer(tmp_path, tokenizer=tiny_tokenizer, alignment=["contrastive"],
-                           train_dataset=labelled_dataset(tiny_tokenizer, language="en"))
+    trainer = make_trainer(
+        tmp_path,
+        tokenizer=tiny_tokenizer,
+        alignment=["contrastive"],
+        train_dataset=labelled_dataset(tiny_tokenizer, language="en"),
+    )
     with pytest.raises(ValueError, match="translation_input_ids"):
         trainer.train()
     assert trainer.state.global_step == 0
 
 
 def test_head_learning_rate_gives_the_new_parameters_their_own_groups(tmp_path, tiny_tokenizer):
-    trainer = make_trainer(tmp_path, tokenizer=tiny_tokenizer, learning_rate=1e-4, head_learning_rate=2e-3,
-                           weight_decay=0.01)
+    trainer = make_trainer(
+        tmp_path, tokenizer=tiny_tokenizer, learning_rate=1e-4, head_learning_rate=2e-3, weight_decay=0.01
+    )
     optimizer = trainer.create_optimizer()
     rate_of = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
     for name, parameter in trainer.model.named_parameters():
@@ -198,8 +235,9 @@ def test_evaluate_languages_maps_tokens_to_words_and_scores_original_bio(tmp_pat
             head.bias[1] = 10.0
     spanish = labelled_dataset(tiny_tokenizer, language="es")
     # The last word of the first example was truncated away: it must be predicted "O".
-    spanish = spanish.map(lambda row, i: {"word_token_index": row["word_token_index"][:-1] + [-1]} if i == 0 else {},
-                          with_indices=True)
+    spanish = spanish.map(
+        lambda row, i: {"word_token_index": row["word_token_index"][:-1] + [-1]} if i == 0 else {}, with_indices=True
+    )
     german = labelled_dataset(tiny_tokenizer, language="de", seed=5)
     by_language, mean, predictions = trainer.evaluate_languages({"es": spanish, "de": german})
 
@@ -210,11 +248,16 @@ def test_evaluate_languages_maps_tokens_to_words_and_scores_original_bio(tmp_pat
     from xnlu_evaluation import score_language
 
     for language, dataset in (("es", spanish), ("de", german)):
-        expected = score_language(dataset["intent"], [p["intent"] for p in predictions[language]], dataset["tags"],
-                                  [p["tags"] for p in predictions[language]])
+        expected = score_language(
+            dataset["intent"],
+            [p["intent"] for p in predictions[language]],
+            dataset["tags"],
+            [p["tags"] for p in predictions[language]],
+        )
         assert {k: by_language[language][k] for k in expected} == expected
         assert by_language[language]["intent_accuracy"] == np.mean(
-            [intent == "weather/find" for intent in dataset["intent"]])
+            [intent == "weather/find" for intent in dataset["intent"]]
+        )
         assert math.isfinite(by_language[language]["loss"])
     assert mean["overall"] == pytest.approx((by_language["es"]["overall"] + by_language["de"]["overall"]) / 2)
     logged = trainer.state.log_history[-1]
@@ -236,6 +279,45 @@ def test_evaluate_languages_maps_tokens_to_words_and_scores_original_bio(tmp_pat
 def test_checkpoint_folder_holds_cov_state_only_with_cov(tmp_path, tiny_tokenizer):
     for weighting in ("cov", "sum"):
         output = Path(tmp_path / weighting)
-        make_trainer(output, tokenizer=tiny_tokenizer, alignment=["xeroalign"], weighting=weighting, max_steps=1,
-                     save_strategy="steps", save_steps=1).train()
+        make_trainer(
+            output,
+            tokenizer=tiny_tokenizer,
+            alignment=["xeroalign"],
+            weighting=weighting,
+            max_steps=1,
+            save_strategy="steps",
+            save_steps=1,
+        ).train()
         assert (output / "checkpoint-1" / COV_STATE_NAME).exists() == (weighting == "cov")
+
+
+def test_paper_optimization_is_the_released_codes_one_cycle_schedule(tmp_path, tiny_tokenizer):
+    """Adam without weight decay, PyTorch's OneCycleLR with its defaults for every parameter group (the heads at
+    their own peak), clipping at 1.0: the learning rates a reference OneCycleLR gives, step by step."""
+    trainer = make_trainer(
+        tmp_path,
+        tokenizer=tiny_tokenizer,
+        paper_optimization=True,
+        learning_rate=1e-3,
+        head_learning_rate=5e-3,
+        max_steps=10,
+        alignment=["crossaligner"],
+    )
+    trainer.train()
+    assert isinstance(trainer.lr_scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    optimizer = trainer.optimizer
+    assert all(group["weight_decay"] == 0.0 for group in optimizer.param_groups)
+    assert trainer.args.max_grad_norm == 1.0
+    peaks = sorted({group["max_lr"] for group in optimizer.param_groups})
+    assert peaks == [1e-3, 5e-3]
+    reference = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(reference, max_lr=1e-3, total_steps=10)
+    expected = []
+    for _ in range(10):
+        expected.append(schedule.get_last_lr()[0])
+        reference.step()
+        schedule.step()
+    logged = [entry["learning_rate"] for entry in trainer.state.log_history if "loss" in entry]
+    assert logged == pytest.approx(expected, rel=1e-6)
+    assert expected[0] == pytest.approx(1e-3 / 25) and max(expected) == pytest.approx(1e-3)  # warm-up from lr/25
+    assert optimizer.param_groups[0]["betas"][0] == pytest.approx(0.95, abs=0.01)  # beta1 cycled back up

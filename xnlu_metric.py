@@ -32,7 +32,8 @@ import evaluate
 
 _CITATION = """\
 @inproceedings{gritta-etal-2022-crossaligner,
-    title = "{C}ross{A}ligner {\\&} Co: Zero-Shot Transfer Methods for Task-Oriented Cross-lingual Natural Language Understanding",
+    title = "{C}ross{A}ligner {\\&} Co: Zero-Shot Transfer Methods for
+             Task-Oriented Cross-lingual Natural Language Understanding",
     author = "Gritta, Milan and Hu, Ruoyu and Iacobacci, Ignacio",
     booktitle = "Findings of the Association for Computational Linguistics: ACL 2022",
     year = "2022",
@@ -135,9 +136,7 @@ def xnlu_scores(predictions: list[dict], references: list[dict], gold_scheme: st
         "num_examples": len(references),
         "num_gold_slots": gold_total,
         "num_predicted_slots": predicted_total,
-        "slot_types": {
-            slot_type: {**_prf(*row), "support": row[2]} for slot_type, row in sorted(counts.items())
-        },
+        "slot_types": {slot_type: {**_prf(*row), "support": row[2]} for slot_type, row in sorted(counts.items())},
     }
 
 

@@ -23,10 +23,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def one_run(data_dir: str, cache_dir: str, max_seq_length: int) -> dict:
     sys.path.insert(0, str(REPO_ROOT))
     import datasets
+    from transformers import AutoTokenizer
 
     from data import encode_pairs, load_corpus
     from embedded_encoder import embedded_encoder_path
-    from transformers import AutoTokenizer
 
     datasets.disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(embedded_encoder_path())
@@ -34,8 +34,13 @@ def one_run(data_dir: str, cache_dir: str, max_seq_length: int) -> dict:
     corpus = load_corpus("mtod", data_dir, cache_dir=cache_dir)
     read = time.perf_counter()
     pairs = encode_pairs(
-        corpus.labelled["en"]["train"], corpus.translations, tokenizer,
-        corpus.intent_labels(), corpus.slot_labels(), max_seq_length, ["es", "th"],
+        corpus.labelled["en"]["train"],
+        corpus.translations,
+        tokenizer,
+        corpus.intent_labels(),
+        corpus.slot_labels(),
+        max_seq_length,
+        ["es", "th"],
     )
     done = time.perf_counter()
     return {"read_s": read - start, "encode_s": done - read, "total_s": done - start, "pairs": len(pairs)}
@@ -52,8 +57,16 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="xnlu_data_speed_") as cache_dir:
         for label in ("first run (empty cache)", "second run (from the cache)"):
-            command = [sys.executable, __file__, "--data_dir", args.data_dir,
-                       "--max_seq_length", str(args.max_seq_length), "--one_run", cache_dir]
+            command = [
+                sys.executable,
+                __file__,
+                "--data_dir",
+                args.data_dir,
+                "--max_seq_length",
+                str(args.max_seq_length),
+                "--one_run",
+                cache_dir,
+            ]
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             result = json.loads(output.strip().splitlines()[-1])
             print(

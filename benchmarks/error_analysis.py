@@ -59,7 +59,7 @@ def span_outcomes(gold_tags: list[str], predicted_tags: list[str]) -> list[tuple
 
 
 def _text(words: list[str], span: tuple | None) -> str:
-    return "" if span is None else " ".join(words[span[1]:span[2]])
+    return "" if span is None else " ".join(words[span[1] : span[2]])
 
 
 def _example(kind: str, words: list[str], gold: tuple | None, predicted: tuple | None) -> str:
@@ -105,13 +105,18 @@ def analyse_run(run_dir: str | Path, languages: list[str] | None = None, top: in
 
 def error_table(analyses: dict[str, dict[str, dict]]) -> str:
     """Markdown: one row per (run, language): gold spans, correct, then count (share of errors) per kind."""
-    lines = ["| run | language | gold spans | correct | errors | " + " | ".join(KINDS) + " |",
-             "|" + " --- |" * (5 + len(KINDS))]
+    lines = [
+        "| run | language | gold spans | correct | errors | " + " | ".join(KINDS) + " |",
+        "|" + " --- |" * (5 + len(KINDS)),
+    ]
     for run, by_language in analyses.items():
         for lang, result in by_language.items():
             cells = [f"{result['kinds'][k]['count']} ({100 * result['kinds'][k]['share']:.0f}%)" for k in KINDS]
-            lines.append(f"| {run} | {lang} | {result['gold_spans']} | {result['correct']} | {result['errors']} | "
-                         + " | ".join(cells) + " |")
+            lines.append(
+                f"| {run} | {lang} | {result['gold_spans']} | {result['correct']} | {result['errors']} | "
+                + " | ".join(cells)
+                + " |"
+            )
     return "\n".join(lines)
 
 

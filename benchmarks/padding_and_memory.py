@@ -36,12 +36,13 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from transformers import AutoTokenizer  # noqa: E402
+
 import data  # noqa: E402
 from benchmarks.train_step_speed import make_trainer, timed_step  # noqa: E402
 from embedded_encoder import embedded_encoder_path  # noqa: E402
 from run_xnlu import ScriptArguments, load_model  # noqa: E402
 from trainer_crossaligner import CrossAlignerTrainer, PairSampler, XNLUDataCollator  # noqa: E402
-from transformers import AutoTokenizer  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "mtod"
 TARGETS = ["es", "th"]
@@ -58,9 +59,15 @@ def training_pairs(data_dir: str, max_seq_length: int, tokenizer) -> tuple[datas
     """The (English, translation) pairs of MTOD that one epoch of a model aligned to es and th trains on (the
     trainer's PairSampler, languages rotating), and the corpus they come from."""
     corpus = data.load_corpus("mtod", data_dir, languages=["en", *TARGETS])
-    pairs = data.encode_pairs(corpus.labelled["en"]["train"], corpus.translations, tokenizer=tokenizer,
-                              intent_labels=corpus.intent_labels(["en"]), slot_labels=corpus.slot_labels(["en"]),
-                              max_seq_length=max_seq_length, target_languages=TARGETS)
+    pairs = data.encode_pairs(
+        corpus.labelled["en"]["train"],
+        corpus.translations,
+        tokenizer=tokenizer,
+        intent_labels=corpus.intent_labels(["en"]),
+        slot_labels=corpus.slot_labels(["en"]),
+        max_seq_length=max_seq_length,
+        target_languages=TARGETS,
+    )
     epoch = PairSampler(pairs["id"], pairs["translation_language"], "rotate", seed=42).epoch_rows(0)
     return pairs.select(sorted(epoch)), corpus
 
@@ -106,8 +113,9 @@ def measure(setting: dict) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(embedded_encoder_path())
     pairs, corpus = training_pairs(setting["data_dir"], setting["max_seq_length"], tokenizer)
     # The model run_xnlu.py would train (its defaults: frozen word embeddings).
-    model = load_model(str(embedded_encoder_path()), corpus,
-                       ScriptArguments(dataset="mtod", max_seq_length=setting["max_seq_length"]))
+    model = load_model(
+        str(embedded_encoder_path()), corpus, ScriptArguments(dataset="mtod", max_seq_length=setting["max_seq_length"])
+    )
     rows = pairs.shuffle(seed=0).select(range(BATCH * (setting["warmup"] + setting["steps"])))
     pad_to = setting["max_seq_length"] if setting["padding"] == "max_seq_length" else None
     collator = XNLUDataCollator(tokenizer, pad_to_multiple_of=pad_to)
@@ -125,13 +133,14 @@ def measure(setting: dict) -> dict:
                 start = time.perf_counter()
                 model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
                 seconds.append(time.perf_counter() - start)
-    timed = batches[setting["warmup"]:]
+    timed = batches[setting["warmup"] :]
     sides = ["input_ids"] + (["translation_input_ids"] if setting["alignment"] != "none" else [])
     return {
-        "seconds_per_step": statistics.median(seconds[setting["warmup"]:]),
+        "seconds_per_step": statistics.median(seconds[setting["warmup"] :]),
         "tokens_per_batch": statistics.mean(sum(batch[side].numel() for side in sides) for batch in timed),
         "real_tokens_per_batch": statistics.mean(
-            sum(int(batch[side.replace("input_ids", "attention_mask")].sum()) for side in sides) for batch in timed),
+            sum(int(batch[side.replace("input_ids", "attention_mask")].sum()) for side in sides) for batch in timed
+        ),
         "peak_rss_mb": memory.peak / 2**20,
         "steps_add_mb": (memory.peak - memory.before) / 2**20,
     }
@@ -145,8 +154,10 @@ def length_table(data_dir: str, max_seq_length: int) -> str:
     lines = ["| side | examples | mean | median | p90 | p99 | max |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for title, column in (("English", "input_ids"), ("translation (es/th)", "translation_input_ids")):
         lengths = np.array([len(ids) for ids in pairs[column]])
-        lines.append(f"| {title} | {len(lengths)} | {lengths.mean():.1f} | {np.median(lengths):.0f} | "
-                     f"{np.percentile(lengths, 90):.0f} | {np.percentile(lengths, 99):.0f} | {lengths.max()} |")
+        lines.append(
+            f"| {title} | {len(lengths)} | {lengths.mean():.1f} | {np.median(lengths):.0f} | "
+            f"{np.percentile(lengths, 90):.0f} | {np.percentile(lengths, 99):.0f} | {lengths.max()} |"
+        )
     return "\n".join(lines)
 
 
@@ -171,11 +182,14 @@ def main() -> None:
         for padding in PADDINGS:
             setting = dict(vars(args), mode=mode, alignment=alignment, padding=padding)
             print(f"measuring: {title}, {padding} padding", file=sys.stderr, flush=True)
-            output = subprocess.run([sys.executable, __file__, "--setting", json.dumps(setting)], check=True,
-                                    capture_output=True, text=True).stdout
+            output = subprocess.run(
+                [sys.executable, __file__, "--setting", json.dumps(setting)], check=True, capture_output=True, text=True
+            ).stdout
             results[title, padding] = json.loads(output.splitlines()[-1])
-    print(f"\ntorch {torch.__version__}, {args.threads} threads, batch {BATCH}, median of {args.steps} batches "
-          f"after {args.warmup} warm-up\n")
+    print(
+        f"\ntorch {torch.__version__}, {args.threads} threads, batch {BATCH}, median of {args.steps} batches "
+        f"after {args.warmup} warm-up\n"
+    )
     print("| setting | padding | tokens per batch (real) | s/step | speed-up of dynamic | peak RSS MB | steps add MB |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for title, _, _ in SETTINGS:
@@ -183,9 +197,11 @@ def main() -> None:
         for padding in PADDINGS:
             result = results[title, padding]
             speedup = f"{result['seconds_per_step'] / dynamic:.2f}x" if padding == "max_seq_length" else ""
-            print(f"| {title} | {padding} | {result['tokens_per_batch']:.0f} ({result['real_tokens_per_batch']:.0f}) | "
-                  f"{result['seconds_per_step']:.3f} | {speedup} | {result['peak_rss_mb']:.0f} | "
-                  f"{result['steps_add_mb']:.0f} |")
+            print(
+                f"| {title} | {padding} | {result['tokens_per_batch']:.0f} ({result['real_tokens_per_batch']:.0f}) | "
+                f"{result['seconds_per_step']:.3f} | {speedup} | {result['peak_rss_mb']:.0f} | "
+                f"{result['steps_add_mb']:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=256,
-                        help="sentences per interleaving step (a multiple of the batch size)")
+    parser.add_argument(
+        "--chunk", type=int, default=256, help="sentences per interleaving step (a multiple of the batch size)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     transformers.utils.logging.set_verbosity_error()
@@ -82,8 +83,13 @@ def main() -> None:
     def bare_forward(texts: list[str]) -> None:
         with torch.inference_mode():
             for start in range(0, len(texts), batch):
-                inputs = tokenizer(texts[start : start + batch], padding=True, truncation=True,
-                                   max_length=MAX_SEQ_LENGTH, return_tensors="pt")
+                inputs = tokenizer(
+                    texts[start : start + batch],
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_SEQ_LENGTH,
+                    return_tensors="pt",
+                )
                 model(**inputs)
 
     def xnlu_pipeline(texts: list[str]) -> None:
@@ -103,7 +109,7 @@ def main() -> None:
         totals = dict.fromkeys(methods, 0.0)
         for index, start in enumerate(range(0, len(texts), args.chunk)):
             names = list(methods)
-            for name in names[index % len(names):] + names[: index % len(names)]:
+            for name in names[index % len(names) :] + names[: index % len(names)]:
                 started = time.perf_counter()
                 methods[name](texts[start : start + args.chunk])
                 totals[name] += time.perf_counter() - started

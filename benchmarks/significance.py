@@ -44,8 +44,11 @@ def proportions(records: list[dict]) -> dict[str, tuple[int, int]]:
         intents += intent_right
         exact += intent_right and all(kind == "correct" for kind, _, _ in spans)
         outcomes += [kind for kind, gold, _ in spans if gold is not None]
-    return {"intent_accuracy": (intents, len(records)), "exact_match": (exact, len(records)),
-            "exact_spans": (outcomes.count("correct"), len(outcomes))}
+    return {
+        "intent_accuracy": (intents, len(records)),
+        "exact_match": (exact, len(records)),
+        "exact_spans": (outcomes.count("correct"), len(outcomes)),
+    }
 
 
 def run_proportions(run_dir: str | Path, languages: list[str]) -> dict[str, dict[str, tuple[int, int]]]:
@@ -70,8 +73,14 @@ def compare(method: dict, baseline: dict) -> dict[str, dict[str, dict[str, float
                 continue
             value, base = successes / trials, base_successes / base_trials
             z, p = two_proportion_z_test(value, trials, base, base_trials)
-            comparison[lang][name] = {"method": value, "baseline": base, "difference": value - base, "z": z, "p": p,
-                                      "n": trials}
+            comparison[lang][name] = {
+                "method": value,
+                "baseline": base,
+                "difference": value - base,
+                "z": z,
+                "p": p,
+                "n": trials,
+            }
     return comparison
 
 
@@ -89,8 +98,12 @@ def significance_table(comparisons: dict[str, dict], baseline: str) -> str:
                     continue
                 test = tests[name]
                 mark = "*" if test["p"] < THRESHOLD else ""
-                cells += [f"{100 * test['method']:.1f} vs {100 * test['baseline']:.1f} "
-                          f"({100 * test['difference']:+.1f}){mark}", f"{test['z']:.2f}", _p_value(test["p"])]
+                cells += [
+                    f"{100 * test['method']:.1f} vs {100 * test['baseline']:.1f} "
+                    f"({100 * test['difference']:+.1f}){mark}",
+                    f"{test['z']:.2f}",
+                    _p_value(test["p"]),
+                ]
             lines.append(f"| {method} | {lang} | " + " | ".join(cells) + " |")
     lines.append(f"\n`*`: p < {THRESHOLD} (two-tailed z-test for the difference of two proportions).")
     return "\n".join(lines)
@@ -118,17 +131,24 @@ def compare_runs(baseline_dir: Path, run_dirs: list[Path], languages: list[str])
 def target_languages(run_dir: str | Path) -> list[str]:
     """The languages a run_xnlu.py run's MEAN is over (its target languages)."""
     results = json.loads((Path(run_dir) / "results.json").read_text())
-    return list(results.get("mean_over") or
-                [lang for lang in results["languages"] if lang not in results.get("train_languages", ["en"])])
+    return list(
+        results.get("mean_over")
+        or [lang for lang in results["languages"] if lang not in results.get("train_languages", ["en"])]
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", help="a benchmarks/mtod_suite.py output folder, or a baseline run_xnlu.py "
-                        "folder followed by the run folders to compare with it")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        help="a benchmarks/mtod_suite.py output folder, or a baseline run_xnlu.py "
+        "folder followed by the run folders to compare with it",
+    )
     parser.add_argument("--baseline", default="zero_shot", help="the suite's baseline run (suite folder only)")
-    parser.add_argument("--languages", nargs="+",
-                        help="default: es th for a suite, the baseline run's target languages otherwise")
+    parser.add_argument(
+        "--languages", nargs="+", help="default: es th for a suite, the baseline run's target languages otherwise"
+    )
     parser.add_argument("--json", help="also write the comparisons to this file")
     args = parser.parse_args()
     if len(args.paths) == 1:

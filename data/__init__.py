@@ -77,8 +77,14 @@ def load_corpus(
     if data_dir is None:
         raise ValueError(f"data format {name!r} needs data_dir: the folder of the distribution")
     with collect_skipped() as skipped:
-        corpus = loader(data_dir, languages=languages, cache_dir=cache_dir, splits=splits,
-                        translation_languages=translation_languages, skip_malformed=skip_malformed)
+        corpus = loader(
+            data_dir,
+            languages=languages,
+            cache_dir=cache_dir,
+            splits=splits,
+            translation_languages=translation_languages,
+            skip_malformed=skip_malformed,
+        )
     corpus.skipped = list(skipped)
     return corpus
 

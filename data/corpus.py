@@ -45,7 +45,7 @@ SPLITS = ("train", "dev", "test")
 
 
 class DataFormatError(ValueError):
-    """A data file does not hold what its format promises; the message names the file, the line and what was expected."""
+    """A data file does not hold what its format promises; the message names file, line and what was expected."""
 
     def __init__(self, path: str | os.PathLike, line: int | None, message: str):
         self.path, self.line, self.reason = str(path), line, message
@@ -97,9 +97,9 @@ class XNLUCorpus:
         values: set[str] = set()
         for lang in train_languages:
             if lang not in self.labelled or "train" not in self.labelled[lang]:
+                with_train = sorted(name for name, parts in self.labelled.items() if "train" in parts)
                 raise ValueError(
-                    f"{self.name}: no training data for language {lang!r} "
-                    f"(languages with a train split: {sorted(l for l, s in self.labelled.items() if 'train' in s)})"
+                    f"{self.name}: no training data for language {lang!r} (languages with a train split: {with_train})"
                 )
             # Read the label column straight from Arrow: tens of thousands of rows in milliseconds.
             array = arrow_column(self.labelled[lang]["train"], column)
@@ -185,8 +185,9 @@ def cached_dataset(
     else:  # loaded from the cache: the lines skipped when the reader ran were kept beside it
         skipped = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar is not None and sidecar.is_file() else []
         for record in skipped:
-            logger.warning("skipped malformed example: %s, line %s: %s", record["path"], record["line"],
-                           record["reason"])
+            logger.warning(
+                "skipped malformed example: %s, line %s: %s", record["path"], record["line"], record["reason"]
+            )
     if _collected is not None:
         _collected.extend(skipped)
     return dataset
@@ -294,7 +295,9 @@ def translation_targets(
     return [lang for lang in loaded if lang in languages]
 
 
-def translations_by_id(candidates: datasets.Dataset, english_train: datasets.Dataset, language: str) -> datasets.Dataset:
+def translations_by_id(
+    candidates: datasets.Dataset, english_train: datasets.Dataset, language: str
+) -> datasets.Dataset:
     """The rows of ``candidates`` (id, text) whose id is an English training id, in English training order.
 
     For distributions that are parallel by id (MASSIVE, MTOP without ``train.tsv``). English examples without
@@ -308,14 +311,17 @@ def translations_by_id(candidates: datasets.Dataset, english_train: datasets.Dat
     if len(rows) < len(english_ids):
         logger.warning(
             "%d of %d English training examples have no %s example with the same id (no translation for them)",
-            len(english_ids) - len(rows), len(english_ids), language,
+            len(english_ids) - len(rows),
+            len(english_ids),
+            language,
         )
     return candidates.select(rows)
 
 
 def _read_lines(path: str) -> Iterator[dict]:
     count = 0
-    for count, line in text_lines(path):
+    for _, line in text_lines(path):
+        count += 1
         yield {"text": line.strip()}
     ensure_not_empty(path, count, "translations")
 
@@ -337,7 +343,8 @@ def tab_columns(line: str) -> list[str]:
 
 
 def language_dirs(data_dir: str | os.PathLike, languages: Iterable[str] | None) -> dict[str, Path]:
-    """Language code (lower case) -> folder, for the per-language layouts; a requested folder that is missing is an error."""
+    """Language code (lower case) -> folder, for the per-language layouts; a requested folder that is missing is an
+    error."""
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"data folder {root} does not exist")
@@ -397,7 +404,9 @@ def outermost_spans(
         if kept and start < kept[-1][2]:
             if end <= kept[-1][2]:
                 continue
-            raise DataFormatError(path, line, f"span {start}:{end}:{slot_type} crosses span {kept[-1][1]}:{kept[-1][2]}")
+            raise DataFormatError(
+                path, line, f"span {start}:{end}:{slot_type} crosses span {kept[-1][1]}:{kept[-1][2]}"
+            )
         kept.append((slot_type, start, end))
     return kept
 
@@ -405,7 +414,8 @@ def outermost_spans(
 def spans_to_bio(
     word_offsets: list[tuple[int, int]], spans: list[tuple[str, int, int]], path: str | os.PathLike, line: int
 ) -> list[str]:
-    """BIO tags of words (character offsets) from non-overlapping character spans: a word belongs to the span it overlaps."""
+    """BIO tags of words (character offsets) from non-overlapping character spans: a word belongs to the span it
+    overlaps."""
     tags = ["O"] * len(word_offsets)
     for slot_type, start, end in spans:
         inside = [i for i, (w_start, w_end) in enumerate(word_offsets) if w_start < end and start < w_end]

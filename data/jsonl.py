@@ -51,16 +51,28 @@ def load_jsonl(
     labelled = {}
     for lang, folder in folders.items():
         if splits is not None:
-            paths = {split: require_file(folder / f"{split}.jsonl", f"{split} split of {lang!r}")
-                     for split in splits.get(lang, ())}
+            paths = {
+                split: require_file(folder / f"{split}.jsonl", f"{split} split of {lang!r}")
+                for split in splits.get(lang, ())
+            }
         else:
             paths = {split: folder / f"{split}.jsonl" for split in SPLITS if (folder / f"{split}.jsonl").is_file()}
             if not paths:
-                raise FileNotFoundError(f"{folder}: no labelled data: expected train.jsonl, dev.jsonl and/or test.jsonl")
+                raise FileNotFoundError(
+                    f"{folder}: no labelled data: expected train.jsonl, dev.jsonl and/or test.jsonl"
+                )
         labelled[lang] = DatasetDict(
             {
-                split: cached_dataset(read_labelled, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed,
-                                      path=str(path), language=lang, split=split)
+                split: cached_dataset(
+                    read_labelled,
+                    [path],
+                    EXAMPLE_FEATURES,
+                    cache_dir,
+                    skip_malformed,
+                    path=str(path),
+                    language=lang,
+                    split=split,
+                )
                 for split, path in paths.items()
             }
         )
@@ -69,8 +81,9 @@ def load_jsonl(
         for lang in translation_targets(folders, "en", translation_languages):
             path = folders[lang] / TRANSLATION_FILE
             if path.is_file():
-                candidates = cached_dataset(read_translations, [path], TRANSLATION_FEATURES, cache_dir,
-                                            skip_malformed, path=str(path))
+                candidates = cached_dataset(
+                    read_translations, [path], TRANSLATION_FEATURES, cache_dir, skip_malformed, path=str(path)
+                )
                 translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
     return XNLUCorpus("jsonl", labelled, translations)
 
@@ -108,7 +121,9 @@ def _example(path: str, line_number: int, record: dict, default_id: str, languag
         words = [text[start:end] for start, end in offsets]
         tags = spans_to_bio(offsets, spans, path, line_number)
     else:
-        raise DataFormatError(path, line_number, "no utterance: expected 'words' (with 'tags') or 'text' (with 'spans')")
+        raise DataFormatError(
+            path, line_number, "no utterance: expected 'words' (with 'tags') or 'text' (with 'spans')"
+        )
     example_id = str(record.get("id", default_id))
     return make_example(path, line_number, example_id, language, words, tags, str(record.get("intent", "")))
 
@@ -118,7 +133,9 @@ def read_translations(path: str) -> Iterator[dict]:
     for line_number, record in json_lines(path):
         count += 1
         if not isinstance(record.get("id"), (str, int)) or not isinstance(record.get("text"), str):
-            malformed(DataFormatError(path, line_number, "expected {\"id\": <English training id>, \"text\": <translation>}"))
+            malformed(
+                DataFormatError(path, line_number, 'expected {"id": <English training id>, "text": <translation>}')
+            )
             continue
         yield {"id": str(record["id"]), "text": record["text"]}
     ensure_not_empty(path, count, "translations")
@@ -136,5 +153,5 @@ def _spans(spans, path: str, line_number: int) -> list[tuple[str, int, int]]:
         return [(str(span["type"]), int(span["start"]), int(span["end"])) for span in spans]
     except (KeyError, TypeError, ValueError):
         raise DataFormatError(
-            path, line_number, "malformed 'spans': expected a list of {\"start\": int, \"end\": int, \"type\": str}"
+            path, line_number, 'malformed \'spans\': expected a list of {"start": int, "end": int, "type": str}'
         ) from None

@@ -55,8 +55,16 @@ def load_massive(
     labelled = {
         lang: DatasetDict(
             {
-                split: cached_dataset(read_massive, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed,
-                                      path=str(path), language=lang, split=split)
+                split: cached_dataset(
+                    read_massive,
+                    [path],
+                    EXAMPLE_FEATURES,
+                    cache_dir,
+                    skip_malformed,
+                    path=str(path),
+                    language=lang,
+                    split=split,
+                )
                 for split in (splits.get(lang, ()) if splits is not None else SPLITS)
             }
         )
@@ -65,8 +73,14 @@ def load_massive(
     translations = {}
     if "en" in labelled and "train" in labelled["en"]:
         for lang in translation_targets(files, "en", translation_languages):
-            candidates = cached_dataset(read_massive_utterances, [files[lang]], TRANSLATION_FEATURES, cache_dir,
-                                        skip_malformed, path=str(files[lang]))
+            candidates = cached_dataset(
+                read_massive_utterances,
+                [files[lang]],
+                TRANSLATION_FEATURES,
+                cache_dir,
+                skip_malformed,
+                path=str(files[lang]),
+            )
             translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
     return XNLUCorpus("massive", labelled, translations)
 
@@ -81,7 +95,9 @@ def read_massive(path: str, language: str, split: str) -> Iterator[dict]:
         except DataFormatError as error:
             malformed(error)
     if count == 0:
-        raise DataFormatError(path, None, f"no examples in partition {split!r}: expected train, dev and test partitions")
+        raise DataFormatError(
+            path, None, f"no examples in partition {split!r}: expected train, dev and test partitions"
+        )
 
 
 def _example(path: str, line_number: int, record: dict, language: str) -> dict:
@@ -133,10 +149,14 @@ def _partition(path: str, split: str) -> Iterator[tuple[int, dict]]:
         count += 1
         partition = record.get("partition")
         if partition not in SPLITS or not isinstance(record.get("id"), (str, int)):
-            malformed(DataFormatError(
-                path, line_number,
-                f"partition {partition!r}, id {record.get('id')!r}: expected an id and a partition in {list(SPLITS)}",
-            ))
+            malformed(
+                DataFormatError(
+                    path,
+                    line_number,
+                    f"partition {partition!r}, id {record.get('id')!r}: expected an id and a partition in "
+                    f"{list(SPLITS)}",
+                )
+            )
             continue
         if partition == split:
             yield line_number, record

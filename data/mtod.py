@@ -54,12 +54,19 @@ def load_mtod(
         for split in splits.get(lang, ()) if splits is not None else SPLITS:
             path = require_file(folder / f"{split}-{lang}.conllu", f"MTOD {split} split of {lang!r}")
             parts[split] = cached_dataset(
-                read_conllu, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed, path=str(path), language=lang,
+                read_conllu,
+                [path],
+                EXAMPLE_FEATURES,
+                cache_dir,
+                skip_malformed,
+                path=str(path),
+                language=lang,
                 split=split,
             )
         labelled[lang] = DatasetDict(parts)
-    translations = folder_translations(folders, labelled, "train.tsv", cache_dir=cache_dir,
-                                       languages=translation_languages)
+    translations = folder_translations(
+        folders, labelled, "train.tsv", cache_dir=cache_dir, languages=translation_languages
+    )
     return XNLUCorpus("mtod", labelled, translations)
 
 

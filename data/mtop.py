@@ -61,8 +61,16 @@ def load_mtop(
         parts = {}
         for split in splits.get(lang, ()) if splits is not None else SPLIT_FILES:
             path = require_file(folder / SPLIT_FILES[split], f"MTOP {split} split of {lang!r}")
-            parts[split] = cached_dataset(read_mtop, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed,
-                                          path=str(path), language=lang, split=split)
+            parts[split] = cached_dataset(
+                read_mtop,
+                [path],
+                EXAMPLE_FEATURES,
+                cache_dir,
+                skip_malformed,
+                path=str(path),
+                language=lang,
+                split=split,
+            )
         labelled[lang] = DatasetDict(parts)
     wanted = translation_targets(folders, "en", translation_languages)
     # Line-aligned files where the distribution has them; the others fall back to pairing by id.
@@ -78,8 +86,9 @@ def load_mtop(
             # Only the utterances (never the labels) of the target language's TRAINING file: MTOP's splits are
             # parallel by id, so no English training example has its translation among the test utterances.
             path = require_file(folders[lang] / SPLIT_FILES["train"], f"MTOP train split of {lang!r}")
-            candidates = cached_dataset(read_mtop_utterances, [path], TRANSLATION_FEATURES, cache_dir,
-                                        path=str(path), language=lang)
+            candidates = cached_dataset(
+                read_mtop_utterances, [path], TRANSLATION_FEATURES, cache_dir, path=str(path), language=lang
+            )
             translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
     return XNLUCorpus("mtop", labelled, translations)
 
@@ -128,7 +137,8 @@ def _columns(path: str, line_number: int, line: str) -> list[str]:
     columns = tab_columns(line)
     if len(columns) not in (7, 8):
         raise DataFormatError(
-            path, line_number,
+            path,
+            line_number,
             f"{len(columns)} columns: expected 8 tab-separated (id, intent, slots, utterance, domain, "
             "locale, decoupled form, tokens JSON) or 7 without the id",
         )
@@ -149,10 +159,14 @@ def _tokens(tokens_json: str, path: str, line_number: int) -> tuple[list[str], l
         offsets = [(span["start"], span["start"] + span["length"]) for span in record["tokenSpans"]]
     except (ValueError, KeyError, TypeError) as error:
         raise DataFormatError(
-            path, line_number, f"bad tokens JSON ({error!r}): expected {{'tokens': [...], 'tokenSpans': [{{'start', 'length'}}, ...]}}"
+            path,
+            line_number,
+            f"bad tokens JSON ({error!r}): expected {{'tokens': [...], 'tokenSpans': [{{'start', 'length'}}, ...]}}",
         ) from None
     if len(words) != len(offsets):
-        raise DataFormatError(path, line_number, f"{len(words)} tokens but {len(offsets)} tokenSpans: expected one span per token")
+        raise DataFormatError(
+            path, line_number, f"{len(words)} tokens but {len(offsets)} tokenSpans: expected one span per token"
+        )
     return words, offsets
 
 

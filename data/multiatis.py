@@ -50,11 +50,13 @@ def load_multiatis(
         parts = {}
         for split in splits.get(lang, ()) if splits is not None else SPLITS:
             path = require_file(folder / f"{split}.txt", f"MultiATIS++ {split} split of {lang!r}")
-            parts[split] = cached_dataset(read_tsv, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed,
-                                          path=str(path), language=lang)
+            parts[split] = cached_dataset(
+                read_tsv, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed, path=str(path), language=lang
+            )
         labelled[lang] = DatasetDict(parts)
-    translations = folder_translations(folders, labelled, "train.tsv", cache_dir=cache_dir,
-                                       languages=translation_languages)
+    translations = folder_translations(
+        folders, labelled, "train.tsv", cache_dir=cache_dir, languages=translation_languages
+    )
     return XNLUCorpus("m_atis", labelled, translations)
 
 
@@ -79,7 +81,9 @@ def read_tsv(path: str, language: str) -> Iterator[dict]:
 
 def _example(path: str, line_number: int, columns: list[str], language: str) -> dict:
     if len(columns) != len(HEADER):
-        raise DataFormatError(path, line_number, f"{len(columns)} columns: expected {len(HEADER)} ({', '.join(HEADER)})")
+        raise DataFormatError(
+            path, line_number, f"{len(columns)} columns: expected {len(HEADER)} ({', '.join(HEADER)})"
+        )
     example_id, utterance, tags, intent = columns
     words, tags = _tokens(utterance, "token", path, line_number), _tokens(tags, "tag", path, line_number)
     return make_example(path, line_number, example_id, language, words, tags, intent.strip())
@@ -93,7 +97,8 @@ def _tokens(column: str, what: str, path: str, line_number: int) -> list[str]:
     tokens = column.split(" ")
     if "" in tokens:
         raise DataFormatError(
-            path, line_number,
+            path,
+            line_number,
             f"empty {what} at position {tokens.index('') + 1} (two spaces in a row): expected one {what} per "
             "position, separated by single spaces",
         )

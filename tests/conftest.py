@@ -2,7 +2,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from tiny_models import INTENTS, SLOT_LABELS, build_tiny_model, build_tiny_tokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +36,14 @@ def tiny_encoder(tmp_path_factory, tiny_tokenizer):
     path = tmp_path_factory.mktemp("tiny_encoder")
     torch.manual_seed(0)
     config = XLMRobertaConfig(
-        vocab_size=len(tiny_tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=80, type_vocab_size=1, pad_token_id=tiny_tokenizer.pad_token_id,
+        vocab_size=len(tiny_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,
+        type_vocab_size=1,
+        pad_token_id=tiny_tokenizer.pad_token_id,
     )
     XLMRobertaModel(config).save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)

@@ -53,8 +53,9 @@ WRITE_ROUTES = {"create", "preupload", "commit", "branch"}
 
 
 class HubError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, headers: dict | None = None,
-                 body: dict | None = None):
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict | None = None, body: dict | None = None
+    ):
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
         self.body = {"error": message, **(body or {})}
@@ -206,11 +207,19 @@ class HubServer:
 
     def _preupload(self, repo: Repo, revision: str, payload: dict):
         existing = repo.at(revision).files
-        return _json({"files": [
-            {"path": item["path"], "uploadMode": "regular", "shouldIgnore": False,
-             "oid": sha.git_hash(existing[item["path"]]) if item["path"] in existing else None}
-            for item in payload["files"]
-        ]})
+        return _json(
+            {
+                "files": [
+                    {
+                        "path": item["path"],
+                        "uploadMode": "regular",
+                        "shouldIgnore": False,
+                        "oid": sha.git_hash(existing[item["path"]]) if item["path"] in existing else None,
+                    }
+                    for item in payload["files"]
+                ]
+            }
+        )
 
     def _branch(self, repo: Repo, branch: str, payload: dict):
         if branch == "main" or branch in repo.refs:
@@ -241,24 +250,43 @@ class HubServer:
                 files = {path: data for path, data in files.items() if not path.startswith(folder)}
             else:
                 raise HubError(400, f"unsupported commit operation {key!r} (this test server takes no LFS files)")
-        commit = Commit(_oid(history[-1].oid, message, *sorted(f"{p}:{sha.git_hash(d)}" for p, d in files.items())),
-                        message, files)
+        commit = Commit(
+            _oid(history[-1].oid, message, *sorted(f"{p}:{sha.git_hash(d)}" for p, d in files.items())), message, files
+        )
         history.append(commit)
-        return _json({"commitUrl": f"{self.url}/{repo_id}/commit/{commit.oid}", "commitOid": commit.oid,
-                      "pullRequestUrl": pull_request, "success": True})
+        return _json(
+            {
+                "commitUrl": f"{self.url}/{repo_id}/commit/{commit.oid}",
+                "commitOid": commit.oid,
+                "pullRequestUrl": pull_request,
+                "success": True,
+            }
+        )
 
     def _info(self, repo_id: str, repo: Repo, commit: Commit):
-        return _json({
-            "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24], "id": repo_id, "modelId": repo_id,
-            "author": repo_id.split("/")[0], "sha": commit.oid, "private": repo.private, "gated": False,
-            "disabled": False, "tags": [], "lastModified": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-            "siblings": [{"rfilename": path} for path in sorted(commit.files)],
-        })
+        return _json(
+            {
+                "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24],
+                "id": repo_id,
+                "modelId": repo_id,
+                "author": repo_id.split("/")[0],
+                "sha": commit.oid,
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "tags": [],
+                "lastModified": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "siblings": [{"rfilename": path} for path in sorted(commit.files)],
+            }
+        )
 
     def _tree(self, commit: Commit, folder: str):
         prefix = folder.rstrip("/") + "/" if folder else ""
-        entries = [{"type": "file", "oid": sha.git_hash(data), "size": len(data), "path": path}
-                   for path, data in sorted(commit.files.items()) if path.startswith(prefix)]
+        entries = [
+            {"type": "file", "oid": sha.git_hash(data), "size": len(data), "path": path}
+            for path, data in sorted(commit.files.items())
+            if path.startswith(prefix)
+        ]
         if folder and not entries:
             raise HubError(404, f"{folder} does not exist on main", "EntryNotFound")
         return _json(entries)
@@ -267,8 +295,12 @@ class HubServer:
         if path not in commit.files:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound", {"X-Repo-Commit": commit.oid})
         data = commit.files[path]
-        headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{sha.git_hash(data)}"',
-                   "Content-Type": "application/octet-stream", "Content-Length": str(len(data))}
+        headers = {
+            "X-Repo-Commit": commit.oid,
+            "ETag": f'"{sha.git_hash(data)}"',
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(len(data)),
+        }
         return 200, headers, b"" if method == "HEAD" else data
 
 
@@ -298,13 +330,17 @@ def _make_handler(hub: HubServer):
             path, query = url.path, parse_qs(url.query)
             hub.requests.append((method, path))
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            for name, route_method, pattern in ROUTES:
+            for name, route_method, pattern in ROUTES:  # noqa: B007 (name: the route found, used after the loop)
                 match = pattern.fullmatch(path)
                 if match and route_method == method:
                     break
             else:
-                return self._send(404, {"X-Error-Message": f"no route {method} {path}"},
-                                  json.dumps({"error": f"no route {method} {path}"}).encode(), method)
+                return self._send(
+                    404,
+                    {"X-Error-Message": f"no route {method} {path}"},
+                    json.dumps({"error": f"no route {method} {path}"}).encode(),
+                    method,
+                )
             try:
                 status, headers, payload = hub.handle(name, method, match.groupdict(), self.headers, body, query)
             except HubError as error:

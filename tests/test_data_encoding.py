@@ -19,8 +19,10 @@ SLOTS = ["O", "place", "time"]
 
 def labelled(rows):
     return datasets.Dataset.from_list(
-        [{"id": str(i), "language": language, "words": words, "tags": tags, "intent": intent}
-         for i, (language, words, tags, intent) in enumerate(rows)],
+        [
+            {"id": str(i), "language": language, "words": words, "tags": tags, "intent": intent}
+            for i, (language, words, tags, intent) in enumerate(rows)
+        ],
         features=EXAMPLE_FEATURES,
     )
 
@@ -48,10 +50,12 @@ def test_first_text_piece_index_directly(tiny_tokenizer):
 
 
 def test_multi_piece_words_io_labels_and_test_only_labels(tiny_tokenizer, caplog):
-    dataset = labelled([
-        ("en", ["wake", "me", "at", "nine", "am"], ["O", "O", "O", "B-time", "I-time"], "alarm_set"),
-        ("en", ["weather", "in", "xyz"], ["O", "O", "B-city"], "weather_forecast"),  # test-only type and intent
-    ])
+    dataset = labelled(
+        [
+            ("en", ["wake", "me", "at", "nine", "am"], ["O", "O", "O", "B-time", "I-time"], "alarm_set"),
+            ("en", ["weather", "in", "xyz"], ["O", "O", "B-city"], "weather_forecast"),  # test-only type and intent
+        ]
+    )
     with caplog.at_level(logging.WARNING):
         rows = encode_labelled(dataset, tiny_tokenizer, INTENTS, SLOTS, 32)
     first, second = rows[0], rows[1]
@@ -66,10 +70,12 @@ def test_multi_piece_words_io_labels_and_test_only_labels(tiny_tokenizer, caplog
 
 
 def test_truncation_is_flagged_and_reported(tiny_tokenizer, caplog):
-    dataset = labelled([
-        ("en", ["wake", "me", "up", "at", "nine", "am"], ["O"] * 4 + ["B-time", "I-time"], "alarm_set"),
-        ("en", ["the", "weather"], ["O", "O"], "weather_query"),
-    ])
+    dataset = labelled(
+        [
+            ("en", ["wake", "me", "up", "at", "nine", "am"], ["O"] * 4 + ["B-time", "I-time"], "alarm_set"),
+            ("en", ["the", "weather"], ["O", "O"], "weather_query"),
+        ]
+    )
     with caplog.at_level(logging.WARNING):
         rows = encode_labelled(dataset, tiny_tokenizer, INTENTS, SLOTS, 5)
     assert len(rows[0]["input_ids"]) == 5 and rows[0]["input_ids"][-1] == tiny_tokenizer.eos_token_id
@@ -91,7 +97,9 @@ def test_dataset_dict_is_encoded_per_split_and_cached(tiny_tokenizer, tmp_path):
 def test_pairs_every_english_example_with_every_target_language(tiny_tokenizer, tmp_path):
     corpus = load_corpus("massive", str(FIXTURES / "massive"), cache_dir=str(tmp_path))
     labels = (corpus.intent_labels(), corpus.slot_labels())
-    pairs = encode_pairs(corpus.labelled["en"]["train"], corpus.translations, tiny_tokenizer, *labels, 24, ["th", "zh-cn"])
+    pairs = encode_pairs(
+        corpus.labelled["en"]["train"], corpus.translations, tiny_tokenizer, *labels, 24, ["th", "zh-cn"]
+    )
     # 3 English examples; th translates all 3, zh-cn 2 of them (the third is reported, not paired).
     assert pairs["translation_language"] == ["th"] * 3 + ["zh-cn"] * 2
     assert pairs["id"] == ["1", "2", "3", "1", "2"]

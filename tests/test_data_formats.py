@@ -16,8 +16,8 @@ from data.corpus import EXAMPLE_FEATURES
 from data.jsonl import read_labelled
 from data.massive import read_massive
 from data.mtod import read_conllu
-from data.multiatis import read_tsv
 from data.mtop import read_mtop
+from data.multiatis import read_tsv
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
 BAD = FIXTURES / "bad"
@@ -57,7 +57,9 @@ def test_mtod_blocks_nolabel_duplicates_and_line_aligned_translations(cache_dir)
     train = examples(corpus, "en", "train")
     assert len(train) == 4 and train[0]["words"] == train[1]["words"]  # duplicates are real examples
     assert train[0] == {
-        "id": "en-train-0", "language": "en", "intent": "weather/find",
+        "id": "en-train-0",
+        "language": "en",
+        "intent": "weather/find",
         "words": ["tell", "me", "the", "weather", "in", "boston"],
         "tags": ["O", "O", "O", "B-weather/noun", "O", "B-location"],
     }
@@ -99,7 +101,14 @@ def test_mtop_nested_slots_keep_the_outermost_and_pair_by_id_or_file(cache_dir):
     assert reminder["id"] == "101"
     # SL:DATE_TIME (seven tomorrow) is nested inside SL:TODO: only SL:TODO is kept.
     assert reminder["tags"] == [
-        "B-SL:PERSON_REMINDED", "I-SL:PERSON_REMINDED", "O", "B-SL:TODO", "I-SL:TODO", "I-SL:TODO", "I-SL:TODO", "I-SL:TODO",
+        "B-SL:PERSON_REMINDED",
+        "I-SL:PERSON_REMINDED",
+        "O",
+        "B-SL:TODO",
+        "I-SL:TODO",
+        "I-SL:TODO",
+        "I-SL:TODO",
+        "I-SL:TODO",
     ]
     assert examples(corpus, "en", "dev")[0]["tags"][-1] == "B-SL:LOCATION"  # eval.txt is the dev split
     assert examples(corpus, "es", "train")[0]["id"] == "es-train-0"  # 7 columns: no id
@@ -160,8 +169,13 @@ ZERO_SHOT_SPLITS = {"en": ["train", "test"], "es": ["test"], "fr": ["test"]}
 def test_multiatis_release_quirks_are_read_as_the_format_defines(cache_dir):
     """The CrossAligner release of MultiATIS++: tokens separated by single spaces only (a token may hold a
     non-breaking space), a byte-order mark, CRLF line ends and a trailing tab."""
-    corpus = load_corpus("m_atis", str(FIXTURES / "m_atis_release"), cache_dir=cache_dir, splits=ZERO_SHOT_SPLITS,
-                         translation_languages=["es", "fr"])
+    corpus = load_corpus(
+        "m_atis",
+        str(FIXTURES / "m_atis_release"),
+        cache_dir=cache_dir,
+        splits=ZERO_SHOT_SPLITS,
+        translation_languages=["es", "fr"],
+    )
     spanish = examples(corpus, "es", "test")
     assert spanish[0]["words"] == ["vuelos", "a", "washington", f"D.{NBSP}C."]  # one token, one tag
     assert spanish[0]["tags"] == ["O", "O", "B-toloc.city_name", "I-toloc.city_name"]
@@ -175,8 +189,11 @@ def test_multiatis_release_quirks_are_read_as_the_format_defines(cache_dir):
 
 
 def test_a_malformed_line_stops_a_full_read_with_file_line_and_reason(cache_dir):
-    with pytest.raises(DataFormatError, match=r"es/train.txt, line 3: empty tag at position 6 \(two spaces in a "
-                                              r"row\): expected one tag per position"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"es/train.txt, line 3: empty tag at position 6 \(two spaces in a "
+        r"row\): expected one tag per position",
+    ):
         load_corpus("m_atis", str(FIXTURES / "m_atis_release"), cache_dir=cache_dir)
 
 

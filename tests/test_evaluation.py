@@ -4,7 +4,6 @@ import math
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
@@ -22,8 +21,11 @@ GOLD_INTENTS = ["alarm", "weather", "alarm"]
 
 
 def test_perfect_io_predictions_still_miss_adjacent_same_type_gold_entities():
-    predicted_tags = [io_to_bio(["O", "datetime", "datetime", "O"]), io_to_bio(["location", "location", "O"]),
-                      io_to_bio(["O", "datetime", "datetime"])]
+    predicted_tags = [
+        io_to_bio(["O", "datetime", "datetime", "O"]),
+        io_to_bio(["location", "location", "O"]),
+        io_to_bio(["O", "datetime", "datetime"]),
+    ]
     scores = score_language(GOLD_INTENTS, ["alarm", "weather", "weather"], GOLD_TAGS, predicted_tags)
     # Gold spans: 4 (two datetime in example 0, location, datetime); predicted: 3 (merged datetime), 2 right.
     precision, recall = 2 / 3, 2 / 4
@@ -35,11 +37,13 @@ def test_perfect_io_predictions_still_miss_adjacent_same_type_gold_entities():
     assert scores["overall"] == pytest.approx((2 / 3 + f1) / 2)
     assert (scores["num_examples"], scores["num_gold_slots"], scores["num_predicted_slots"]) == (3, 4, 3)
     assert scores["slot_types"]["datetime"] == pytest.approx(
-        {"precision": 1 / 2, "recall": 1 / 3, "f1": 0.4, "support": 3})
+        {"precision": 1 / 2, "recall": 1 / 3, "f1": 0.4, "support": 3}
+    )
     assert scores["slot_types"]["location"] == pytest.approx({"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1})
     # Scoring the IO-collapsed gold (the released code's way) merges the gold entities too: everything matches.
-    collapsed = score_language(GOLD_INTENTS, ["alarm", "weather", "weather"], GOLD_TAGS, predicted_tags,
-                               gold_scheme="io")
+    collapsed = score_language(
+        GOLD_INTENTS, ["alarm", "weather", "weather"], GOLD_TAGS, predicted_tags, gold_scheme="io"
+    )
     assert collapsed["slot_f1"] == 1.0 and collapsed["exact_match"] == pytest.approx(2 / 3)
 
 
@@ -82,7 +86,9 @@ def test_an_independent_scorer_gives_the_same_numbers():
     for slot_type in ("a", "b", "c"):
         expected = {key: report[slot_type][key] for key in ("precision", "recall", "f1-score", "support")}
         ours = scores["slot_types"][slot_type]
-        assert (ours["precision"], ours["recall"], ours["f1"], ours["support"]) == pytest.approx(tuple(expected.values()))
+        assert (ours["precision"], ours["recall"], ours["f1"], ours["support"]) == pytest.approx(
+            tuple(expected.values())
+        )
 
 
 def test_the_metric_loads_with_evaluate_by_path_offline(tmp_path):
@@ -93,8 +99,9 @@ print(xnlu.compute(predictions=[{{"intent": "a", "tags": ["B-x", "O"]}}],
                    references=[{{"intent": "a", "tags": ["I-x", "O"]}}])["slot_f1"])
 """
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "1.0"
 

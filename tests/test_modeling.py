@@ -175,8 +175,13 @@ def test_label_shapes_must_match_input(tiny_model, tiny_tokenizer):
 def test_from_encoder_copies_encoder_and_initialises_heads(tmp_path, tiny_tokenizer):
     torch.manual_seed(1)
     encoder_config = XLMRobertaConfig(
-        vocab_size=len(tiny_tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=40, type_vocab_size=1,
+        vocab_size=len(tiny_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=40,
+        type_vocab_size=1,
     )
     encoder = XLMRobertaModel(encoder_config)
     encoder.save_pretrained(tmp_path)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from hub_server import HubServer
 from huggingface_hub import HfApi, ModelCard
 from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import RepositoryNotFoundError
-from hub_server import HubServer
 from test_modeling import FRESH_PROCESS_PRELUDE
 from test_run_xnlu import cli, write_mtod
 from transformers import AutoTokenizer, pipeline
@@ -29,9 +29,21 @@ REPO_ID = "test-user/crossaligner-tiny"
 TEXTS = ["wake me up at seven am", "el tiempo en boston", "cancel my alarm"]
 # What a published run_xnlu.py output directory holds on the Hub: model, code, tokenizer, card and results.
 EXPECTED_FILES = {
-    "README.md", "config.json", "model.safetensors", "modeling_crossaligner.py", "tokenizer.json",
-    "tokenizer_config.json", "results.json", "results.md", "results.png", "predictions_en.jsonl",
-    "predictions_es.jsonl", "predictions_de.jsonl", "all_results.json", "train_results.json", "predict_results.json",
+    "README.md",
+    "config.json",
+    "model.safetensors",
+    "modeling_crossaligner.py",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "results.json",
+    "results.md",
+    "results.png",
+    "predictions_en.jsonl",
+    "predictions_es.jsonl",
+    "predictions_de.jsonl",
+    "all_results.json",
+    "train_results.json",
+    "predict_results.json",
     "trainer_state.json",
 }
 
@@ -137,10 +149,21 @@ xnlu = pipeline("xnlu", model={REPO_ID!r}, trust_remote_code=True)
 print(json.dumps({{"module": type(model).__module__, "pipeline": type(xnlu).__module__,
                   "logits": logits.tolist(), "results": xnlu({TEXTS!r}, batch_size=2)}}))
 """
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
-           "HF_ENDPOINT": hub.url, "HF_TOKEN": TOKEN}
-    completed = subprocess.run([sys.executable, "-c", FRESH_PROCESS_PRELUDE + code], cwd=tmp_path, env=env,
-                               capture_output=True, text=True, timeout=300)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_ENDPOINT": hub.url,
+        "HF_TOKEN": TOKEN,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS_PRELUDE + code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     remote = json.loads(completed.stdout.strip().splitlines()[-1])
     assert remote["module"].startswith("transformers_modules.")
@@ -168,8 +191,9 @@ def test_publishing_unchanged_files_again_makes_no_commit(published, hub, output
 
 def test_command_line_publishes_a_private_repo(hub, output_dir, tmp_path):
     before = tree_hash(output_dir)
-    completed = run_command(hub, tmp_path, str(output_dir), "--hub_model_id", "test-user/private-run", "--private",
-                            "--token", TOKEN)
+    completed = run_command(
+        hub, tmp_path, str(output_dir), "--hub_model_id", "test-user/private-run", "--private", "--token", TOKEN
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Published" in completed.stdout and "not uploaded (kept local)" in completed.stderr
     assert hub.repos["test-user/private-run"].private and set(hub.files("test-user/private-run")) == EXPECTED_FILES
@@ -192,8 +216,9 @@ def test_publish_to_a_branch_or_as_a_pull_request(hub, output_dir, tmp_path):
     pull_request = publish(tmp_path / "changed", repo_id, token=TOKEN, endpoint=hub.url, create_pr=True)
     assert pull_request.pr_url.endswith("/discussions/1")
     assert hub.files(repo_id, "refs/pr/1")["results.md"] == b"changed\n" and hub.repos[repo_id].head.oid == main_before
-    completed = run_command(hub, tmp_path, str(tmp_path / "changed"), "--hub_model_id", repo_id, "--token", TOKEN,
-                            "--create_pr")
+    completed = run_command(
+        hub, tmp_path, str(tmp_path / "changed"), "--hub_model_id", repo_id, "--token", TOKEN, "--create_pr"
+    )
     assert completed.returncode == 0 and "/discussions/2" in completed.stdout, completed.stderr[-2000:]
 
 
@@ -202,9 +227,28 @@ def test_run_xnlu_publishes_at_the_end_to_the_requested_revision(hub, tiny_encod
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     data_dir = write_mtod(tmp_path / "mtod_like")
     repo_id = "test-user/from-run"
-    run_xnlu.main(cli(tiny_encoder, data_dir, tmp_path / "run", "--alignment", "none", "--num_train_epochs", "1",
-                      "--target_languages", "es", "--push_to_hub", "--hub_model_id", repo_id, "--hub_token", TOKEN,
-                      "--hub_private_repo", "true", "--hub_revision", "v1"))
+    run_xnlu.main(
+        cli(
+            tiny_encoder,
+            data_dir,
+            tmp_path / "run",
+            "--alignment",
+            "none",
+            "--num_train_epochs",
+            "1",
+            "--target_languages",
+            "es",
+            "--push_to_hub",
+            "--hub_model_id",
+            repo_id,
+            "--hub_token",
+            TOKEN,
+            "--hub_private_repo",
+            "true",
+            "--hub_revision",
+            "v1",
+        )
+    )
     repo = hub.repos[repo_id]
     assert repo.private and repo.head.files == {}  # nothing on main
     published = hub.files(repo_id, "v1")
@@ -220,10 +264,20 @@ def test_command_line_without_token_fails_clearly(hub, output_dir, tmp_path):
 
 
 def run_command(hub, home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "HF_HOME": str(home / "hf"),
-           "HF_ENDPOINT": hub.url}
-    return subprocess.run([sys.executable, str(REPO_ROOT / "push_to_hub.py"), *args], cwd=home, env=env,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "HF_HOME": str(home / "hf"),
+        "HF_ENDPOINT": hub.url,
+    }
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "push_to_hub.py"), *args],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # -- bad input: a clear error, nothing sent (where it can be known locally), the output directory untouched ---------

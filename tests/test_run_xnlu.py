@@ -25,20 +25,51 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # (English words, English BIO tags, intent, Spanish translation, Spanish tags, German translation, German tags).
 # The Spanish test set has a gold entity that starts with a stray I- tag, as MTOD's real Spanish and Thai test sets do.
 TEMPLATES = [
-    ("wake me up at seven am", "O O O O B-datetime I-datetime", "alarm/set_alarm",
-     "despierta me a las siete", "O O O B-datetime I-datetime",
-     "weck mich um sieben uhr", "O O O B-datetime I-datetime"),
-    ("set alarm for nine pm tomorrow", "O O O B-datetime I-datetime I-datetime", "alarm/set_alarm",
-     "pon alarma las nueve mañana", "O O I-datetime I-datetime I-datetime",
-     "weck mich um neun", "O O O B-datetime"),
-    ("what is the weather in boston", "O O O B-weather/noun O B-location", "weather/find",
-     "el tiempo en boston", "O B-weather/noun O B-location",
-     "wetter in berlin", "B-weather/noun O B-location"),
-    ("tell me the weather report for denver", "O O O B-weather/noun I-weather/noun O B-location", "weather/find",
-     "el tiempo hoy en denver", "O B-weather/noun B-datetime O B-location",
-     "wetter in denver", "B-weather/noun O B-location"),
-    ("remind me to call mom", "O O O O O", "reminder/set_reminder", "recuerda me llamar a mamá", "O O O O O",
-     "erinnere mich mama", "O O O"),
+    (
+        "wake me up at seven am",
+        "O O O O B-datetime I-datetime",
+        "alarm/set_alarm",
+        "despierta me a las siete",
+        "O O O B-datetime I-datetime",
+        "weck mich um sieben uhr",
+        "O O O B-datetime I-datetime",
+    ),
+    (
+        "set alarm for nine pm tomorrow",
+        "O O O B-datetime I-datetime I-datetime",
+        "alarm/set_alarm",
+        "pon alarma las nueve mañana",
+        "O O I-datetime I-datetime I-datetime",
+        "weck mich um neun",
+        "O O O B-datetime",
+    ),
+    (
+        "what is the weather in boston",
+        "O O O B-weather/noun O B-location",
+        "weather/find",
+        "el tiempo en boston",
+        "O B-weather/noun O B-location",
+        "wetter in berlin",
+        "B-weather/noun O B-location",
+    ),
+    (
+        "tell me the weather report for denver",
+        "O O O B-weather/noun I-weather/noun O B-location",
+        "weather/find",
+        "el tiempo hoy en denver",
+        "O B-weather/noun B-datetime O B-location",
+        "wetter in denver",
+        "B-weather/noun O B-location",
+    ),
+    (
+        "remind me to call mom",
+        "O O O O O",
+        "reminder/set_reminder",
+        "recuerda me llamar a mamá",
+        "O O O O O",
+        "erinnere mich mama",
+        "O O O",
+    ),
     ("cancel my alarm", "O O O", "alarm/cancel_alarm", "cancela mi alarma", "O O O", "alarm aus", "O O"),
 ]
 TARGETS = ("es", "de")
@@ -47,6 +78,7 @@ TARGETS = ("es", "de")
 def write_mtod(root: Path, copies: int = 6) -> Path:
     """MTOD's layout (see data/FORMATS.md): conllu-like blocks per language and split, and line-aligned translations
     of the English training set in <lang>/train.tsv."""
+
     def block(words, tags, intent):
         rows = [f"# text: {' '.join(words)}", f"# intent: {intent}", "# slots: "]
         rows += [f"{i}\t{w}\t{intent}\t{'NoLabel' if t == 'O' else t}" for i, (w, t) in enumerate(zip(words, tags), 1)]
@@ -76,10 +108,31 @@ def mtod_like(tmp_path_factory):
 
 def cli(tiny_encoder, data_dir, output_dir, *extra):
     return [
-        "--dataset", "mtod", "--data_dir", str(data_dir), "--model_name_or_path", str(tiny_encoder),
-        "--output_dir", str(output_dir), "--max_seq_length", "16", "--num_train_epochs", "2",
-        "--per_device_train_batch_size", "8", "--learning_rate", "1e-3", "--head_learning_rate", "5e-3",
-        "--logging_steps", "1", "--report_to", "none", "--dataloader_pin_memory", "false", *extra,
+        "--dataset",
+        "mtod",
+        "--data_dir",
+        str(data_dir),
+        "--model_name_or_path",
+        str(tiny_encoder),
+        "--output_dir",
+        str(output_dir),
+        "--max_seq_length",
+        "16",
+        "--num_train_epochs",
+        "2",
+        "--per_device_train_batch_size",
+        "8",
+        "--learning_rate",
+        "1e-3",
+        "--head_learning_rate",
+        "5e-3",
+        "--logging_steps",
+        "1",
+        "--report_to",
+        "none",
+        "--dataloader_pin_memory",
+        "false",
+        *extra,
     ]
 
 
@@ -101,8 +154,16 @@ def test_results_json_schema(aligned_run):
     assert saved["weighting"] == "cov" and saved["split"] == "test" and saved["pairing"] == "rotate"
     assert list(saved["languages"]) == ["en", "de", "es"] and saved["mean_over"] == ["de", "es"]
     for scores in saved["languages"].values():
-        assert {"intent_accuracy", "slot_f1", "slot_precision", "slot_recall", "exact_match", "overall",
-                "num_examples", "slot_types"} <= set(scores)
+        assert {
+            "intent_accuracy",
+            "slot_f1",
+            "slot_precision",
+            "slot_recall",
+            "exact_match",
+            "overall",
+            "num_examples",
+            "slot_types",
+        } <= set(scores)
         assert all(0.0 <= scores[m] <= 1.0 for m in ("intent_accuracy", "slot_f1", "exact_match", "overall"))
         assert scores["overall"] == pytest.approx((scores["intent_accuracy"] + scores["slot_f1"]) / 2)
     assert saved["languages"]["es"]["num_examples"] == 12
@@ -127,15 +188,30 @@ def test_predictions_rescored_independently_give_results_json(aligned_run):
         assert scores["slot_recall"] == pytest.approx(recall_score(gold, predicted))
         accuracy = sum(row["gold_intent"] == row["predicted_intent"] for row in rows) / len(rows)
         assert scores["intent_accuracy"] == pytest.approx(accuracy)
-    stray = [row for row in read_predictions(output_dir / "predictions_es.jsonl") if row["gold_tags"][2] == "I-datetime"]
+    stray = [
+        row for row in read_predictions(output_dir / "predictions_es.jsonl") if row["gold_tags"][2] == "I-datetime"
+    ]
     assert stray and results["languages"]["es"]["num_gold_slots"] == 2 * (2 + 2 + 3 + 0 + 0 + 0)
 
 
 def test_run_writes_hub_ready_model_dir(aligned_run):
     output_dir, _ = aligned_run
-    for name in ("config.json", "model.safetensors", "modeling_crossaligner.py", "tokenizer.json", "README.md",
-                 "results.md", "results.png", "predictions_en.jsonl", "predictions_es.jsonl", "predictions_de.jsonl",
-                 "train_results.json", "predict_results.json", "all_results.json", "trainer_state.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "modeling_crossaligner.py",
+        "tokenizer.json",
+        "README.md",
+        "results.md",
+        "results.png",
+        "predictions_en.jsonl",
+        "predictions_es.jsonl",
+        "predictions_de.jsonl",
+        "train_results.json",
+        "predict_results.json",
+        "all_results.json",
+        "trainer_state.json",
+    ):
         assert (output_dir / name).is_file(), name
     config = json.loads((output_dir / "config.json").read_text())
     assert "AutoModel" in config["auto_map"] and "xnlu" in config["custom_pipelines"]
@@ -167,8 +243,23 @@ def test_trained_model_loads_in_pipeline(aligned_run):
 
 
 def test_io_scored_run_says_so_in_its_card(tiny_encoder, mtod_like, tmp_path):
-    run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "io", "--alignment", "none", "--gold_scheme", "io",
-                      "--num_train_epochs", "1", "--license", "mit", "--target_languages", "es"))
+    run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            tmp_path / "io",
+            "--alignment",
+            "none",
+            "--gold_scheme",
+            "io",
+            "--num_train_epochs",
+            "1",
+            "--license",
+            "mit",
+            "--target_languages",
+            "es",
+        )
+    )
     card = ModelCard.load(tmp_path / "io" / "README.md")
     assert "IO-collapsed gold" in card.text and "original BIO gold" not in card.text
     assert card.data.license == "mit" and "gold: IO" in (tmp_path / "io" / "results.md").read_text()
@@ -184,14 +275,27 @@ def test_a_single_method_has_weight_one_at_every_step(tiny_encoder, mtod_like, t
     assert len(weights) == state["global_step"] and set(weights) == {1.0}
     assert results["weighting"] == "sum"
     assert "(weighting: 1 each)" in (tmp_path / "ca" / "results.md").read_text()
-    assert "the alignment loss is added to the intent and slot losses as it is" in \
-        (tmp_path / "ca" / "README.md").read_text()
+    assert (
+        "the alignment loss is added to the intent and slot losses as it is"
+        in (tmp_path / "ca" / "README.md").read_text()
+    )
 
 
 def test_one_model_per_target_language_pairs_every_english_example_with_it(tiny_encoder, mtod_like, tmp_path):
     output_dir = tmp_path / "per_language"
-    results = run_xnlu.main(cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner",
-                                "--one_model_per_language", "true", "--num_train_epochs", "1"))
+    results = run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            output_dir,
+            "--alignment",
+            "crossaligner",
+            "--one_model_per_language",
+            "true",
+            "--num_train_epochs",
+            "1",
+        )
+    )
     assert results["protocol"] == "one model per target language" and list(results["languages"]) == ["de", "es"]
     assert results["training_pairs"] == {"es": 36, "de": 36}  # every English example, with ONE epoch
     assert set(results["source_scores"]) == {"es", "de"}  # each model's English scores, apart from the MEAN
@@ -205,20 +309,44 @@ def test_one_model_per_target_language_pairs_every_english_example_with_it(tiny_
     assert (output_dir / "results.png").is_file() and "en (es model, train)" in (output_dir / "results.md").read_text()
     # Resuming keeps the languages that finished: nothing is trained again.
     before = (output_dir / "es" / "model.safetensors").read_bytes()
-    again = run_xnlu.main(cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner",
-                              "--one_model_per_language", "true", "--num_train_epochs", "1",
-                              "--resume_from_checkpoint", "last"))
+    again = run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            output_dir,
+            "--alignment",
+            "crossaligner",
+            "--one_model_per_language",
+            "true",
+            "--num_train_epochs",
+            "1",
+            "--resume_from_checkpoint",
+            "last",
+        )
+    )
     assert again == results and (output_dir / "es" / "model.safetensors").read_bytes() == before
 
 
 @pytest.mark.parametrize("pairing, epochs, expected", [("rotate", 1, 18), ("rotate", 2, 36), ("all", 1, 36)])
-def test_one_model_for_several_targets_uses_what_the_readme_says(tiny_encoder, mtod_like, tmp_path, pairing, epochs,
-                                                                  expected):
+def test_one_model_for_several_targets_uses_what_the_readme_says(
+    tiny_encoder, mtod_like, tmp_path, pairing, epochs, expected
+):
     """README: with L target languages and 'rotate', an epoch pairs each English example with one language, so each
     language gets 1/L of the English examples per epoch and all of them after L epochs; 'all' pairs every example
     with every language in every epoch (L times the steps)."""
-    results = run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "run", "--alignment", "crossaligner",
-                                "--pairing", pairing, "--num_train_epochs", str(epochs)))
+    results = run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            tmp_path / "run",
+            "--alignment",
+            "crossaligner",
+            "--pairing",
+            pairing,
+            "--num_train_epochs",
+            str(epochs),
+        )
+    )
     assert results["training_pairs"] == {"de": expected, "es": expected}
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
     rows_per_epoch = 36 * (2 if pairing == "all" else 1)
@@ -226,8 +354,19 @@ def test_one_model_for_several_targets_uses_what_the_readme_says(tiny_encoder, m
 
 
 def test_target_language_baseline_trains_each_model_on_its_own_language(tiny_encoder, mtod_like, tmp_path):
-    results = run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "target", "--alignment", "none",
-                                "--train_languages", "target", "--one_model_per_language", "true"))
+    results = run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            tmp_path / "target",
+            "--alignment",
+            "none",
+            "--train_languages",
+            "target",
+            "--one_model_per_language",
+            "true",
+        )
+    )
     for language in ("es", "de"):
         own = json.loads((tmp_path / "target" / language / "results.json").read_text())
         assert own["train_languages"] == [language] and own["training_examples"] == {language: 12}
@@ -237,17 +376,22 @@ def test_target_language_baseline_trains_each_model_on_its_own_language(tiny_enc
 
 def test_max_train_samples_gives_every_method_the_same_english_examples(tiny_encoder, mtod_like, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
-    encode = dict(tokenizer=tokenizer, intent_labels=["alarm/cancel_alarm", "alarm/set_alarm",
-                                                      "reminder/set_reminder", "weather/find"],
-                  slot_labels=["O", "datetime", "location", "weather/noun"], max_seq_length=16)
+    encode = dict(
+        tokenizer=tokenizer,
+        intent_labels=["alarm/cancel_alarm", "alarm/set_alarm", "reminder/set_reminder", "weather/find"],
+        slot_labels=["O", "datetime", "location", "weather/noun"],
+        max_seq_length=16,
+    )
 
     def training_ids(*extra):
         script_args, training_args = run_xnlu.parse_arguments(
-            cli(tiny_encoder, mtod_like, tmp_path / "unused", "--max_train_samples", "10", *extra))
+            cli(tiny_encoder, mtod_like, tmp_path / "unused", "--max_train_samples", "10", *extra)
+        )
         targets = run_xnlu.target_languages(script_args)
         plan = run_xnlu.make_plan(script_args, training_args, targets, "en")
-        corpus = data.load_corpus("mtod", str(mtod_like), splits=plan.splits(training_args, "en"),
-                                  cache_dir=str(tmp_path / "cache"))
+        corpus = data.load_corpus(
+            "mtod", str(mtod_like), splits=plan.splits(training_args, "en"), cache_dir=str(tmp_path / "cache")
+        )
         train = run_xnlu.build_training_set(corpus, plan, encode, script_args, training_args.seed)
         return list(dict.fromkeys(train["id"])), train
 
@@ -268,8 +412,9 @@ def corrupt(path: Path) -> None:
 
 
 @pytest.mark.parametrize("alignment", ["none", "crossaligner"])
-def test_zero_shot_and_aligned_runs_never_read_labelled_target_training_files(tiny_encoder, mtod_like, tmp_path,
-                                                                                alignment):
+def test_zero_shot_and_aligned_runs_never_read_labelled_target_training_files(
+    tiny_encoder, mtod_like, tmp_path, alignment
+):
     """The zero-shot guarantee: no target-language label is read for training. A corrupted target-language training
     file, and a language folder outside --target_languages, leave these runs unaffected."""
     data_dir = tmp_path / "data"
@@ -278,13 +423,38 @@ def test_zero_shot_and_aligned_runs_never_read_labelled_target_training_files(ti
     corrupt(data_dir / "de" / "train-de.conllu")
     (data_dir / "fr").mkdir()  # not a target: its folder is never opened
     corrupt(data_dir / "fr" / "test-fr.conllu")
-    results = run_xnlu.main(cli(tiny_encoder, data_dir, tmp_path / "out", "--alignment", alignment,
-                                "--num_train_epochs", "1", "--target_languages", "es", "de"))
+    results = run_xnlu.main(
+        cli(
+            tiny_encoder,
+            data_dir,
+            tmp_path / "out",
+            "--alignment",
+            alignment,
+            "--num_train_epochs",
+            "1",
+            "--target_languages",
+            "es",
+            "de",
+        )
+    )
     assert list(results["languages"]) == ["en", "es", "de"]
     # The Target Language baseline does read them, and stops at the corrupted file with its name and line.
-    with pytest.raises(data.DataFormatError, match=r"es/train-es.conllu, line 2: 2 columns: expected index, token, intent and tag"):
-        run_xnlu.main(cli(tiny_encoder, data_dir, tmp_path / "target", "--alignment", "none",
-                          "--train_languages", "target", "--target_languages", "es"))
+    with pytest.raises(
+        data.DataFormatError, match=r"es/train-es.conllu, line 2: 2 columns: expected index, token, intent and tag"
+    ):
+        run_xnlu.main(
+            cli(
+                tiny_encoder,
+                data_dir,
+                tmp_path / "target",
+                "--alignment",
+                "none",
+                "--train_languages",
+                "target",
+                "--target_languages",
+                "es",
+            )
+        )
 
 
 def test_malformed_examples_stop_the_run_or_are_skipped_and_counted(tiny_encoder, mtod_like, tmp_path):
@@ -294,8 +464,17 @@ def test_malformed_examples_stop_the_run_or_are_skipped_and_counted(tiny_encoder
     blocks = test_file.read_text(encoding="utf-8").split("\n\n")
     blocks[0] = blocks[0].replace("\tB-datetime", "\tX-datetime", 1)  # a malformed tag in the first example
     test_file.write_text("\n\n".join(blocks), encoding="utf-8")
-    arguments = cli(tiny_encoder, data_dir, tmp_path / "out", "--alignment", "none", "--num_train_epochs", "1",
-                    "--target_languages", "es")
+    arguments = cli(
+        tiny_encoder,
+        data_dir,
+        tmp_path / "out",
+        "--alignment",
+        "none",
+        "--num_train_epochs",
+        "1",
+        "--target_languages",
+        "es",
+    )
     with pytest.raises(data.DataFormatError, match=r"test-es.conllu, line 1: malformed BIO tag 'X-datetime'"):
         run_xnlu.main(arguments)
     results = run_xnlu.main(arguments + ["--skip_malformed_examples", "true"])
@@ -310,9 +489,22 @@ def test_malformed_examples_stop_the_run_or_are_skipped_and_counted(tiny_encoder
 def test_a_trained_model_is_scored_without_training(aligned_run, mtod_like, tmp_path):
     trained_dir, trained = aligned_run
     output_dir = tmp_path / "scored"
-    results = run_xnlu.main(["--model_name_or_path", str(trained_dir), "--dataset", "mtod", "--data_dir",
-                             str(mtod_like), "--output_dir", str(output_dir), "--do_eval", "--do_predict",
-                             "--report_to", "none"])
+    results = run_xnlu.main(
+        [
+            "--model_name_or_path",
+            str(trained_dir),
+            "--dataset",
+            "mtod",
+            "--data_dir",
+            str(mtod_like),
+            "--output_dir",
+            str(output_dir),
+            "--do_eval",
+            "--do_predict",
+            "--report_to",
+            "none",
+        ]
+    )
     assert not results["trained"] and results["split"] == "test"
     for language in ("en", "es", "de"):
         assert results["languages"][language] == trained["languages"][language]
@@ -325,11 +517,29 @@ def test_labels_the_model_does_not_know_are_reported_and_scored_as_errors(aligne
     data_dir = tmp_path / "data"
     shutil.copytree(mtod_like, data_dir)
     test_file = data_dir / "es" / "test-es.conllu"
-    test_file.write_text(test_file.read_text(encoding="utf-8").replace("alarm/cancel_alarm", "alarm/snooze")
-                         .replace("B-location", "B-city"), encoding="utf-8")
-    results = run_xnlu.main(["--model_name_or_path", str(aligned_run[0]), "--dataset", "mtod", "--data_dir",
-                             str(data_dir), "--output_dir", str(tmp_path / "out"), "--do_predict",
-                             "--target_languages", "es", "--report_to", "none"])
+    test_file.write_text(
+        test_file.read_text(encoding="utf-8")
+        .replace("alarm/cancel_alarm", "alarm/snooze")
+        .replace("B-location", "B-city"),
+        encoding="utf-8",
+    )
+    results = run_xnlu.main(
+        [
+            "--model_name_or_path",
+            str(aligned_run[0]),
+            "--dataset",
+            "mtod",
+            "--data_dir",
+            str(data_dir),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--do_predict",
+            "--target_languages",
+            "es",
+            "--report_to",
+            "none",
+        ]
+    )
     assert results["unknown_labels"] == {"es": {"intents": {"alarm/snooze": 2}, "slot_types": {"city": 4}}}
     assert results["languages"]["es"]["num_examples"] == 12
     assert results["languages"]["es"]["slot_types"]["city"]["recall"] == 0.0
@@ -357,8 +567,21 @@ def test_overwrite_output_dir_removes_what_the_previous_run_wrote_and_nothing_el
     assert (output_dir / "predictions_de.jsonl").is_file()
     (output_dir / "notes.txt").write_text("mine\n")
     (output_dir / "plots").mkdir()
-    run_xnlu.main(cli(tiny_encoder, mtod_like, output_dir, "--alignment", "none", "--num_train_epochs", "1",
-                      "--target_languages", "es", "--overwrite_output_dir", "true"))
+    run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            output_dir,
+            "--alignment",
+            "none",
+            "--num_train_epochs",
+            "1",
+            "--target_languages",
+            "es",
+            "--overwrite_output_dir",
+            "true",
+        )
+    )
     assert not (output_dir / "predictions_de.jsonl").exists()  # stale: the new run did not score German
     assert (output_dir / "notes.txt").read_text() == "mine\n" and (output_dir / "plots").is_dir()
     assert json.loads((output_dir / "results.json").read_text())["target_languages"] == ["es"]
@@ -389,9 +612,23 @@ class Interrupt(TrainerCallback):
 
 
 def test_an_interrupted_run_resumed_from_its_last_checkpoint_ends_as_an_uninterrupted_run(
-        tiny_encoder, mtod_like, tmp_path, monkeypatch):
-    arguments = ["--alignment", "crossaligner", "xeroalign", "--num_train_epochs", "3", "--save_strategy", "steps",
-                 "--save_steps", "5", "--save_total_limit", "2", "--target_languages", "es"]
+    tiny_encoder, mtod_like, tmp_path, monkeypatch
+):
+    arguments = [
+        "--alignment",
+        "crossaligner",
+        "xeroalign",
+        "--num_train_epochs",
+        "3",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "5",
+        "--save_total_limit",
+        "2",
+        "--target_languages",
+        "es",
+    ]
     uninterrupted = run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "a", *arguments))
 
     class InterruptedTrainer(run_xnlu.CrossAlignerTrainer):
@@ -415,8 +652,9 @@ def test_an_interrupted_run_resumed_from_its_last_checkpoint_ends_as_an_uninterr
 
     with monkeypatch.context() as patch:
         patch.setattr(run_xnlu, "CrossAlignerTrainer", CountingTrainer)
-        resumed = run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "b", *arguments,
-                                    "--resume_from_checkpoint", "last"))
+        resumed = run_xnlu.main(
+            cli(tiny_encoder, mtod_like, tmp_path / "b", *arguments, "--resume_from_checkpoint", "last")
+        )
     # It continued: only the 10 steps after the checkpoint were trained (starting over would train all 15 and, the
     # run being deterministic, could end with the very same parameters).
     assert trained_batches == list(range(5, 15))
@@ -426,8 +664,9 @@ def test_an_interrupted_run_resumed_from_its_last_checkpoint_ends_as_an_uninterr
     for name in expected:
         torch.testing.assert_close(actual[name], expected[name], rtol=0, atol=0, msg=name)
     final = "checkpoint-15"
-    assert json.loads((tmp_path / "b" / final / "cov_state.json").read_text()) == \
-        json.loads((tmp_path / "a" / final / "cov_state.json").read_text())
+    assert json.loads((tmp_path / "b" / final / "cov_state.json").read_text()) == json.loads(
+        (tmp_path / "a" / final / "cov_state.json").read_text()
+    )
     assert resumed["languages"] == uninterrupted["languages"]
     state = json.loads((tmp_path / "b" / "trainer_state.json").read_text())
     assert state["global_step"] == 15 and state["log_history"][0]["step"] == 1  # the log carried on, not restarted
@@ -478,11 +717,33 @@ def _free_port() -> int:
 def test_accelerate_launch_two_cpu_processes(tiny_encoder, mtod_like, tmp_path):
     output_dir = tmp_path / "ddp"
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(_free_port()), str(REPO_ROOT / "run_xnlu.py"),
-        *cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner", "xeroalign", "--use_cpu", "true",
-             "--target_languages", "es"),
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        str(REPO_ROOT / "run_xnlu.py"),
+        *cli(
+            tiny_encoder,
+            mtod_like,
+            output_dir,
+            "--alignment",
+            "crossaligner",
+            "xeroalign",
+            "--use_cpu",
+            "true",
+            "--target_languages",
+            "es",
+        ),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
     completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -495,17 +756,36 @@ def test_accelerate_launch_two_cpu_processes(tiny_encoder, mtod_like, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("threads_option, expected", [([], "using all"), (["--num_cpu_threads_per_process", "1"], None)])
-def test_accelerate_launch_of_one_cpu_process_uses_every_core(tiny_encoder, mtod_like, tmp_path, threads_option,
-                                                              expected):
+@pytest.mark.parametrize(
+    "threads_option, expected", [([], "using all"), (["--num_cpu_threads_per_process", "1"], None)]
+)
+def test_accelerate_launch_of_one_cpu_process_uses_every_core(
+    tiny_encoder, mtod_like, tmp_path, threads_option, expected
+):
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one core: nothing to choose")
-    command = [sys.executable, "-m", "accelerate.commands.launch", *threads_option, str(REPO_ROOT / "run_xnlu.py"),
-               *cli(tiny_encoder, mtod_like, tmp_path / "out", "--alignment", "none", "--num_train_epochs", "1",
-                    "--target_languages", "es")]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *threads_option,
+        str(REPO_ROOT / "run_xnlu.py"),
+        *cli(
+            tiny_encoder,
+            mtod_like,
+            tmp_path / "out",
+            "--alignment",
+            "none",
+            "--num_train_epochs",
+            "1",
+            "--target_languages",
+            "es",
+        ),
+    ]
     env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
-    completed = subprocess.run(command, cwd=REPO_ROOT, env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True,
-                               text=True, timeout=600)
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     found = "accelerate launch gave this single CPU process 1 thread: using all" in completed.stderr
     assert found == (expected is not None)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-
 from test_trainer_losses import reference_cov_weights
 from tiny_models import build_tiny_tokenizer
 from trainer_helpers import tiny_model
@@ -32,8 +31,19 @@ def runs(tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("ddp")
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     commands = [
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-         "--master_port", str(_free_port()), str(WORKER), str(output_dir)],
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            str(WORKER),
+            str(output_dir),
+        ],
         [sys.executable, str(WORKER), str(output_dir), "--single"],
     ]
     for command in commands:
@@ -61,8 +71,10 @@ def test_two_processes_use_the_same_cov_weights_from_reduced_losses(runs):
     np.testing.assert_allclose(reduced[0], (local[0] + local[1]) / 2, rtol=1e-6)
 
     weights = [
-        {name: [entry[f"{name[:-5]}_weight"] for entry in r["log_history"] if "loss" in entry] for name in
-         (names[i] for i in aux)}
+        {
+            name: [entry[f"{name[:-5]}_weight"] for entry in r["log_history"] if "loss" in entry]
+            for name in (names[i] for i in aux)
+        }
         for r in ranks
     ]
     assert weights[0] == weights[1]
@@ -81,8 +93,9 @@ def test_both_ranks_end_with_the_parameters_of_one_process_on_the_same_global_ba
         torch.testing.assert_close(weights["rank1"][name], value, rtol=0, atol=0, msg=name)
         torch.testing.assert_close(value, weights["single"][name], rtol=1e-4, atol=1e-5, msg=name)
     # The single process saw the same losses as the two processes together, step by step.
-    np.testing.assert_allclose(np.array(records["single"]["local"]), np.array(records["rank0"]["reduced"]),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        np.array(records["single"]["local"]), np.array(records["rank0"]["reduced"]), rtol=1e-4, atol=1e-6
+    )
     # Training moved the parameters: the equality above is not that of an untouched model.
     initial = tiny_model(build_tiny_tokenizer()).state_dict()
     moved = [name for name, value in weights["single"].items() if not torch.allclose(value, initial[name], atol=1e-4)]

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from tiny_models import INTENTS, SLOT_LABELS, build_tiny_model
+
 from trainer_crossaligner import (
     ALIGNMENTS,
     CoVWeighting,
@@ -30,9 +30,7 @@ def test_crossaligner_loss_is_bce_of_english_plus_bce_of_translation():
     targets = torch.tensor([[1.0, 0.0, 1.0]])
 
     def bce(logits):
-        terms = [
-            -_log_sigmoid(x) if y else -_log_sigmoid(-x) for x, y in zip(logits[0].tolist(), targets[0].tolist())
-        ]
+        terms = [-_log_sigmoid(x) if y else -_log_sigmoid(-x) for x, y in zip(logits[0].tolist(), targets[0].tolist())]
         return sum(terms) / len(terms)
 
     expected = bce(english) + bce(translation)
@@ -77,8 +75,12 @@ def test_crossaligner_loss_reaches_the_encoder_through_the_slot_head(tiny_tokeni
         return model.crossaligner_logits(slot_logits, encoded["attention_mask"])
 
     crossaligner_loss(presence(english), presence(translation), targets).backward()
-    for name in ("crossaligner_head.weight", "slot_classifier.weight",
-                 "roberta.encoder.layer.0.attention.self.query.weight", "roberta.embeddings.word_embeddings.weight"):
+    for name in (
+        "crossaligner_head.weight",
+        "slot_classifier.weight",
+        "roberta.encoder.layer.0.attention.self.query.weight",
+        "roberta.embeddings.word_embeddings.weight",
+    ):
         gradient = dict(model.named_parameters())[name].grad
         assert gradient is not None and gradient.abs().sum() > 0, name
     # The CA loss does not involve the intent head.
@@ -159,8 +161,17 @@ def test_arguments_parse_from_the_command_line_and_are_saved(tmp_path):
     from transformers import HfArgumentParser
 
     (args,) = HfArgumentParser(CrossAlignerTrainingArguments).parse_args_into_dataclasses(
-        ["--output_dir", str(tmp_path), "--alignment", "xeroalign", "crossaligner", "--weighting", "sum",
-         "--head_learning_rate", "2e-3"]
+        [
+            "--output_dir",
+            str(tmp_path),
+            "--alignment",
+            "xeroalign",
+            "crossaligner",
+            "--weighting",
+            "sum",
+            "--head_learning_rate",
+            "2e-3",
+        ]
     )
     assert args.alignment == ["crossaligner", "xeroalign"]
     assert (args.weighting, args.head_learning_rate) == ("sum", 2e-3)
@@ -200,20 +211,47 @@ def test_paper_optimization_refuses_what_the_released_code_did_not_do(tmp_path):
 
 def test_collator_pads_each_side_and_drops_metadata(tiny_tokenizer):
     features = [
-        {"id": "a", "words": ["x"], "tags": ["O"], "intent": "i", "word_token_index": [1],
-         "input_ids": [0, 5, 2], "attention_mask": [1, 1, 1], "slot_labels": [-100, 1, -100], "intent_labels": 2,
-         "translation_input_ids": [0, 7, 8, 9, 2], "translation_attention_mask": [1] * 5,
-         "crossaligner_targets": [1.0, 1.0, 0.0]},
-        {"id": "b", "words": ["y", "z"], "tags": ["O", "O"], "intent": "j", "word_token_index": [1, 2],
-         "input_ids": [0, 5, 6, 2], "attention_mask": [1, 1, 1, 1], "slot_labels": [-100, 0, 0, -100],
-         "intent_labels": 0, "translation_input_ids": [0, 7, 2], "translation_attention_mask": [1] * 3,
-         "crossaligner_targets": [1.0, 0.0, 0.0]},
+        {
+            "id": "a",
+            "words": ["x"],
+            "tags": ["O"],
+            "intent": "i",
+            "word_token_index": [1],
+            "input_ids": [0, 5, 2],
+            "attention_mask": [1, 1, 1],
+            "slot_labels": [-100, 1, -100],
+            "intent_labels": 2,
+            "translation_input_ids": [0, 7, 8, 9, 2],
+            "translation_attention_mask": [1] * 5,
+            "crossaligner_targets": [1.0, 1.0, 0.0],
+        },
+        {
+            "id": "b",
+            "words": ["y", "z"],
+            "tags": ["O", "O"],
+            "intent": "j",
+            "word_token_index": [1, 2],
+            "input_ids": [0, 5, 6, 2],
+            "attention_mask": [1, 1, 1, 1],
+            "slot_labels": [-100, 0, 0, -100],
+            "intent_labels": 0,
+            "translation_input_ids": [0, 7, 2],
+            "translation_attention_mask": [1] * 3,
+            "crossaligner_targets": [1.0, 0.0, 0.0],
+        },
     ]
     batch = XNLUDataCollator(tiny_tokenizer)(features)
     pad = tiny_tokenizer.pad_token_id
     assert sorted(batch) == sorted(
-        ["input_ids", "attention_mask", "slot_labels", "intent_labels", "translation_input_ids",
-         "translation_attention_mask", "crossaligner_targets"]
+        [
+            "input_ids",
+            "attention_mask",
+            "slot_labels",
+            "intent_labels",
+            "translation_input_ids",
+            "translation_attention_mask",
+            "crossaligner_targets",
+        ]
     )
     assert batch["input_ids"].tolist() == [[0, 5, 2, pad], [0, 5, 6, 2]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]
@@ -223,8 +261,9 @@ def test_collator_pads_each_side_and_drops_metadata(tiny_tokenizer):
     assert batch["intent_labels"].tolist() == [2, 0] and batch["intent_labels"].dtype == torch.long
     assert batch["crossaligner_targets"].dtype == torch.float
     # Labelled sets without translations (evaluation) collate to the model's inputs only.
-    labelled = [{k: v for k, v in feature.items() if not k.startswith(("translation", "crossaligner"))}
-                for feature in features]
+    labelled = [
+        {k: v for k, v in feature.items() if not k.startswith(("translation", "crossaligner"))} for feature in features
+    ]
     assert sorted(XNLUDataCollator(tiny_tokenizer, pad_to_multiple_of=8)(labelled)) == sorted(
         ["input_ids", "attention_mask", "slot_labels", "intent_labels"]
     )

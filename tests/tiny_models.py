@@ -9,7 +9,8 @@ from transformers import XLMRobertaTokenizer
 from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig
 
 # Word-initial pieces ("▁word") for the fixtures' vocabulary. Chinese has text pieces WITHOUT a "▁" variant, so the
-# tokenizer splits "美国航空" as a bare "▁" followed by "美国", "航空": the case SPEC.md "Labels" warns about.
+# tokenizer splits "美国航空" as a bare "▁" followed by "美国", "航空": the label must go on the first piece that
+# carries text, never on the bare "▁".
 _WORDS = (
     "the a to in at on for me my of and is what weather tell report half moon bay wake up set alarm nine am pm "
     "seven tomorrow morning remind call mom cancel show play music turn lights kitchen off book flight from "

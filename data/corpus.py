@@ -460,6 +460,27 @@ def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
         yield line_number, record
 
 
+def parsed_examples(
+    path: str | os.PathLike,
+    records: Iterable[tuple[int, object]],
+    parse: Callable[[int, object, int], dict],
+    missing: str | None = None,
+) -> Iterator[dict]:
+    """The examples ``parse(line number, record, index)`` makes of a file's (line number, record) pairs, in order. A
+    malformed one (DataFormatError) goes to :func:`malformed`: an error, or skipped with ``skip_malformed``.
+    ``index`` counts every record, skipped ones included, so that default ids never depend on what was skipped. No
+    record at all is an error (``missing``: its message; default: an empty file)."""
+    count = 0
+    for count, (line_number, record) in enumerate(records, start=1):
+        try:
+            yield parse(line_number, record, count - 1)
+        except DataFormatError as error:
+            malformed(error)
+    if count == 0 and missing is not None:
+        raise DataFormatError(path, None, missing)
+    ensure_not_empty(path, count)
+
+
 def ensure_not_empty(path: str | os.PathLike, count: int, what: str = "examples") -> None:
     """An empty file is a mistake (wrong path, truncated download), never a valid split."""
     if count == 0:

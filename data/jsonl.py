@@ -29,6 +29,7 @@ from .corpus import (
     make_example,
     malformed,
     outermost_spans,
+    parsed_examples,
     require_file,
     spans_to_bio,
     split_words,
@@ -91,15 +92,11 @@ def load_jsonl(
 def read_labelled(path: str, language: str, split: str) -> Iterator[dict]:
     """Labelled examples of one file. Default ids number the lines with an example, skipped malformed ones
     included."""
-    count = 0
-    for line_number, record in json_lines(path):
-        default_id = f"{language}-{split}-{count}"
-        count += 1
-        try:
-            yield _example(path, line_number, record, default_id, language)
-        except DataFormatError as error:
-            malformed(error)
-    ensure_not_empty(path, count)
+    yield from parsed_examples(
+        path,
+        json_lines(path),
+        lambda line, record, index: _example(path, line, record, f"{language}-{split}-{index}", language),
+    )
 
 
 def _example(path: str, line_number: int, record: dict, default_id: str, language: str) -> dict:

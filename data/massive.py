@@ -33,6 +33,7 @@ from .corpus import (
     make_example,
     malformed,
     outermost_spans,
+    parsed_examples,
     spans_to_bio,
     split_words,
     translation_targets,
@@ -87,17 +88,12 @@ def load_massive(
 
 def read_massive(path: str, language: str, split: str) -> Iterator[dict]:
     """Examples of one partition of a locale file, in file order. Lines of other partitions are not parsed."""
-    count = 0
-    for line_number, record in _partition(path, split):
-        count += 1
-        try:
-            yield _example(path, line_number, record, language)
-        except DataFormatError as error:
-            malformed(error)
-    if count == 0:
-        raise DataFormatError(
-            path, None, f"no examples in partition {split!r}: expected train, dev and test partitions"
-        )
+    yield from parsed_examples(
+        path,
+        _partition(path, split),
+        lambda line, record, _: _example(path, line, record, language),
+        missing=f"no examples in partition {split!r}: expected train, dev and test partitions",
+    )
 
 
 def _example(path: str, line_number: int, record: dict, language: str) -> dict:

@@ -27,11 +27,10 @@ from .corpus import (
     DataFormatError,
     XNLUCorpus,
     cached_dataset,
-    ensure_not_empty,
     folder_translations,
     language_dirs,
     make_example,
-    malformed,
+    parsed_examples,
     require_file,
     text_lines,
 )
@@ -73,14 +72,11 @@ def load_mtod(
 def read_conllu(path: str, language: str, split: str) -> Iterator[dict]:
     """Examples of one MTOD file, in file order. Ids number the blocks, skipped malformed ones included, so that
     an example keeps its id whether or not other blocks were skipped."""
-    count = 0
-    for index, (start_line, block) in enumerate(_blocks(path)):
-        count += 1
-        try:
-            yield _example(path, start_line, block, f"{language}-{split}-{index}", language)
-        except DataFormatError as error:
-            malformed(error)
-    ensure_not_empty(path, count)
+    yield from parsed_examples(
+        path,
+        _blocks(path),
+        lambda line, block, index: _example(path, line, block, f"{language}-{split}-{index}", language),
+    )
 
 
 def _example(path: str, start_line: int, block: list[str], example_id: str, language: str) -> dict:

@@ -29,12 +29,11 @@ from .corpus import (
     DataFormatError,
     XNLUCorpus,
     cached_dataset,
-    ensure_not_empty,
     folder_translations,
     language_dirs,
     make_example,
-    malformed,
     outermost_spans,
+    parsed_examples,
     require_file,
     spans_to_bio,
     tab_columns,
@@ -96,17 +95,11 @@ def load_mtop(
 def read_mtop(path: str, language: str, split: str) -> Iterator[dict]:
     """Examples of one MTOP split file, in file order. Ids of 7-column files number the lines with an example,
     skipped malformed ones included."""
-    count = 0
-    for line_number, line in text_lines(path):
-        if not line.strip():
-            continue
-        default_id = f"{language}-{split}-{count}"
-        count += 1
-        try:
-            yield _example(path, line_number, line, default_id, language)
-        except DataFormatError as error:
-            malformed(error)
-    ensure_not_empty(path, count)
+    yield from parsed_examples(
+        path,
+        _lines(path),
+        lambda line, text, index: _example(path, line, text, f"{language}-{split}-{index}", language),
+    )
 
 
 def _example(path: str, line_number: int, line: str, default_id: str, language: str) -> dict:
@@ -120,17 +113,16 @@ def _example(path: str, line_number: int, line: str, default_id: str, language: 
 def read_mtop_utterances(path: str, language: str) -> Iterator[dict]:
     """(id, utterance) of every example of a language's training file: the candidates for pairing with English by
     id. Only the id and utterance columns are read, so a line with malformed labels still gives its utterance."""
-    count = 0
-    for line_number, line in text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            example_id, _, _, utterance, _ = _fields(_columns(path, line_number, line), f"{language}-train-{count}")
-        except DataFormatError as error:
-            malformed(error)
-        else:
-            yield {"id": example_id, "text": utterance}
-        count += 1
+
+    def utterance(line_number: int, line: str, index: int) -> dict:
+        example_id, _, _, text, _ = _fields(_columns(path, line_number, line), f"{language}-train-{index}")
+        return {"id": example_id, "text": text}
+
+    yield from parsed_examples(path, _lines(path), utterance)
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    return ((line_number, line) for line_number, line in text_lines(path) if line.strip())
 
 
 def _columns(path: str, line_number: int, line: str) -> list[str]:

@@ -23,11 +23,10 @@ from .corpus import (
     DataFormatError,
     XNLUCorpus,
     cached_dataset,
-    ensure_not_empty,
     folder_translations,
     language_dirs,
     make_example,
-    malformed,
+    parsed_examples,
     require_file,
     tab_columns,
     text_lines,
@@ -62,21 +61,18 @@ def load_multiatis(
 
 def read_tsv(path: str, language: str) -> Iterator[dict]:
     """Examples of one MultiATIS++ split file, in file order."""
-    count = 0
+    yield from parsed_examples(path, _rows(path), lambda line, columns, _: _example(path, line, columns, language))
+
+
+def _rows(path: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, columns) of each non-blank line after the header, which is checked."""
     for line_number, line in text_lines(path):
         columns = tab_columns(line)
         if line_number == 1:
             if columns != HEADER:
                 raise DataFormatError(path, 1, f"header {columns}: expected {HEADER} (tab-separated)")
-            continue
-        if not line.strip():
-            continue
-        count += 1
-        try:
-            yield _example(path, line_number, columns, language)
-        except DataFormatError as error:
-            malformed(error)
-    ensure_not_empty(path, count)
+        elif line.strip():
+            yield line_number, columns
 
 
 def _example(path: str, line_number: int, columns: list[str], language: str) -> dict:

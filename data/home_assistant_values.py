@@ -295,14 +295,17 @@ NAMES: dict[str, dict[str, object]] = {
         "th": ("แอนนา",),
         "hi": ("अन्ना",),
     },
-    "shopping_list": {
+    # A to-do list that is not the shopping list: the templates of the HassShoppingList* intents say "shopping list"
+    # as plain text, so a to-do list of that name would make the same sentence a {name} slot of HassList* in one
+    # example and untagged text of HassShoppingList* in the next (and the two intents indistinguishable).
+    "todo_list": {
         "domain": "todo",
-        "en": ("shopping list",),
-        "de": ("Einkaufsliste",),
-        "es": ("lista de la compra",),
-        "fr": ("liste de courses",),
-        "th": ("รายการซื้อของ",),
-        "hi": ("खरीदारी सूची",),
+        "en": ("to-do list",),
+        "de": ("Aufgabenliste",),
+        "es": ("lista de tareas",),
+        "fr": ("liste de tâches",),
+        "th": ("รายการสิ่งที่ต้องทำ",),
+        "hi": ("कार्य सूची",),
     },
 }
 

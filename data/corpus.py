@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -458,6 +458,37 @@ def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
             malformed(DataFormatError(path, line_number, "expected a JSON object"))
             continue
         yield line_number, record
+
+
+def requested_splits(splits: Mapping[str, Iterable[str]] | None, language: str) -> tuple[str, ...]:
+    """The splits to read of ``language``: those ``splits`` names (none if it names other languages only), or all."""
+    return tuple(splits.get(language, ())) if splits is not None else SPLITS
+
+
+def labelled_splits(
+    reader: Callable[..., Iterator[dict]],
+    paths: Mapping[str, Path],
+    language: str,
+    cache_dir: str | None,
+    skip_malformed: bool,
+) -> datasets.DatasetDict:
+    """The labelled examples of each split file of one language, ``reader(path=..., language=..., split=...)``,
+    through the cache (:func:`cached_dataset`)."""
+    return datasets.DatasetDict(
+        {
+            split: cached_dataset(
+                reader,
+                [path],
+                EXAMPLE_FEATURES,
+                cache_dir,
+                skip_malformed,
+                path=str(path),
+                language=language,
+                split=split,
+            )  # fmt: skip
+            for split, path in paths.items()
+        }
+    )
 
 
 def parsed_examples(

@@ -14,10 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from datasets import DatasetDict
-
 from .corpus import (
-    EXAMPLE_FEATURES,
     SPLITS,
     TRANSLATION_FEATURES,
     DataFormatError,
@@ -25,6 +22,7 @@ from .corpus import (
     cached_dataset,
     ensure_not_empty,
     json_lines,
+    labelled_splits,
     language_dirs,
     make_example,
     malformed,
@@ -62,21 +60,7 @@ def load_jsonl(
                 raise FileNotFoundError(
                     f"{folder}: no labelled data: expected train.jsonl, dev.jsonl and/or test.jsonl"
                 )
-        labelled[lang] = DatasetDict(
-            {
-                split: cached_dataset(
-                    read_labelled,
-                    [path],
-                    EXAMPLE_FEATURES,
-                    cache_dir,
-                    skip_malformed,
-                    path=str(path),
-                    language=lang,
-                    split=split,
-                )
-                for split, path in paths.items()
-            }
-        )
+        labelled[lang] = labelled_splits(read_labelled, paths, lang, cache_dir, skip_malformed)
     translations = {}
     if "en" in labelled and "train" in labelled["en"]:
         for lang in translation_targets(folders, "en", translation_languages):

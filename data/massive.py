@@ -19,10 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from datasets import DatasetDict
-
 from .corpus import (
-    EXAMPLE_FEATURES,
     SPLITS,
     TRANSLATION_FEATURES,
     DataFormatError,
@@ -30,10 +27,12 @@ from .corpus import (
     cached_dataset,
     ensure_not_empty,
     json_lines,
+    labelled_splits,
     make_example,
     malformed,
     outermost_spans,
     parsed_examples,
+    requested_splits,
     spans_to_bio,
     split_words,
     translation_targets,
@@ -54,21 +53,9 @@ def load_massive(
 ) -> XNLUCorpus:
     files = locale_files(Path(data_dir), languages)
     labelled = {
-        lang: DatasetDict(
-            {
-                split: cached_dataset(
-                    read_massive,
-                    [path],
-                    EXAMPLE_FEATURES,
-                    cache_dir,
-                    skip_malformed,
-                    path=str(path),
-                    language=lang,
-                    split=split,
-                )
-                for split in (splits.get(lang, ()) if splits is not None else SPLITS)
-            }
-        )
+        lang: labelled_splits(
+            read_massive, dict.fromkeys(requested_splits(splits, lang), path), lang, cache_dir, skip_malformed
+        )  # fmt: skip
         for lang, path in files.items()
     }
     translations = {}

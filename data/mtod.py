@@ -19,18 +19,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from datasets import DatasetDict
-
 from .corpus import (
-    EXAMPLE_FEATURES,
-    SPLITS,
     DataFormatError,
     XNLUCorpus,
-    cached_dataset,
     folder_translations,
+    labelled_splits,
     language_dirs,
     make_example,
     parsed_examples,
+    requested_splits,
     require_file,
     text_lines,
 )
@@ -49,20 +46,11 @@ def load_mtod(
     folders = language_dirs(data_dir, languages)
     labelled = {}
     for lang, folder in folders.items():
-        parts = {}
-        for split in splits.get(lang, ()) if splits is not None else SPLITS:
-            path = require_file(folder / f"{split}-{lang}.conllu", f"MTOD {split} split of {lang!r}")
-            parts[split] = cached_dataset(
-                read_conllu,
-                [path],
-                EXAMPLE_FEATURES,
-                cache_dir,
-                skip_malformed,
-                path=str(path),
-                language=lang,
-                split=split,
-            )
-        labelled[lang] = DatasetDict(parts)
+        paths = {
+            split: require_file(folder / f"{split}-{lang}.conllu", f"MTOD {split} split of {lang!r}")
+            for split in requested_splits(splits, lang)
+        }
+        labelled[lang] = labelled_splits(read_conllu, paths, lang, cache_dir, skip_malformed)
     translations = folder_translations(
         folders, labelled, "train.tsv", cache_dir=cache_dir, languages=translation_languages
     )

@@ -21,19 +21,18 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from datasets import DatasetDict
-
 from .corpus import (
-    EXAMPLE_FEATURES,
     TRANSLATION_FEATURES,
     DataFormatError,
     XNLUCorpus,
     cached_dataset,
     folder_translations,
+    labelled_splits,
     language_dirs,
     make_example,
     outermost_spans,
     parsed_examples,
+    requested_splits,
     require_file,
     spans_to_bio,
     tab_columns,
@@ -57,20 +56,11 @@ def load_mtop(
     folders = language_dirs(data_dir, languages)
     labelled = {}
     for lang, folder in folders.items():
-        parts = {}
-        for split in splits.get(lang, ()) if splits is not None else SPLIT_FILES:
-            path = require_file(folder / SPLIT_FILES[split], f"MTOP {split} split of {lang!r}")
-            parts[split] = cached_dataset(
-                read_mtop,
-                [path],
-                EXAMPLE_FEATURES,
-                cache_dir,
-                skip_malformed,
-                path=str(path),
-                language=lang,
-                split=split,
-            )
-        labelled[lang] = DatasetDict(parts)
+        paths = {
+            split: require_file(folder / SPLIT_FILES[split], f"MTOP {split} split of {lang!r}")
+            for split in requested_splits(splits, lang)
+        }
+        labelled[lang] = labelled_splits(read_mtop, paths, lang, cache_dir, skip_malformed)
     wanted = translation_targets(folders, "en", translation_languages)
     # Line-aligned files where the distribution has them; the others fall back to pairing by id.
     translations = folder_translations(

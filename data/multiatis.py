@@ -15,18 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from datasets import DatasetDict
-
 from .corpus import (
-    EXAMPLE_FEATURES,
-    SPLITS,
     DataFormatError,
     XNLUCorpus,
-    cached_dataset,
     folder_translations,
+    labelled_splits,
     language_dirs,
     make_example,
     parsed_examples,
+    requested_splits,
     require_file,
     tab_columns,
     text_lines,
@@ -46,21 +43,19 @@ def load_multiatis(
     folders = language_dirs(data_dir, languages)
     labelled = {}
     for lang, folder in folders.items():
-        parts = {}
-        for split in splits.get(lang, ()) if splits is not None else SPLITS:
-            path = require_file(folder / f"{split}.txt", f"MultiATIS++ {split} split of {lang!r}")
-            parts[split] = cached_dataset(
-                read_tsv, [path], EXAMPLE_FEATURES, cache_dir, skip_malformed, path=str(path), language=lang
-            )
-        labelled[lang] = DatasetDict(parts)
+        paths = {
+            split: require_file(folder / f"{split}.txt", f"MultiATIS++ {split} split of {lang!r}")
+            for split in requested_splits(splits, lang)
+        }
+        labelled[lang] = labelled_splits(read_tsv, paths, lang, cache_dir, skip_malformed)
     translations = folder_translations(
         folders, labelled, "train.tsv", cache_dir=cache_dir, languages=translation_languages
     )
     return XNLUCorpus("m_atis", labelled, translations)
 
 
-def read_tsv(path: str, language: str) -> Iterator[dict]:
-    """Examples of one MultiATIS++ split file, in file order."""
+def read_tsv(path: str, language: str, split: str | None = None) -> Iterator[dict]:
+    """Examples of one MultiATIS++ split file, in file order (the ids are the file's; `split` names it)."""
     yield from parsed_examples(path, _rows(path), lambda line, columns, _: _example(path, line, columns, language))
 
 

@@ -283,19 +283,9 @@ def test_a_single_method_has_weight_one_at_every_step(tiny_encoder, mtod_like, t
 
 def test_one_model_per_target_language_pairs_every_english_example_with_it(tiny_encoder, mtod_like, tmp_path):
     output_dir = tmp_path / "per_language"
-    results = run_xnlu.main(
-        cli(
-            tiny_encoder,
-            mtod_like,
-            output_dir,
-            "--alignment",
-            "crossaligner",
-            "--one_model_per_language",
-            "true",
-            "--num_train_epochs",
-            "1",
-        )
-    )
+    arguments = cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner", "--num_train_epochs", "1",
+                    "--one_model_per_language", "true")  # fmt: skip
+    results = run_xnlu.main(arguments)
     assert results["protocol"] == "one model per target language" and list(results["languages"]) == ["de", "es"]
     assert results["training_pairs"] == {"es": 36, "de": 36}  # every English example, with ONE epoch
     assert set(results["source_scores"]) == {"es", "de"}  # each model's English scores, apart from the MEAN
@@ -309,21 +299,7 @@ def test_one_model_per_target_language_pairs_every_english_example_with_it(tiny_
     assert (output_dir / "results.png").is_file() and "en (es model, train)" in (output_dir / "results.md").read_text()
     # Resuming keeps the languages that finished: nothing is trained again.
     before = (output_dir / "es" / "model.safetensors").read_bytes()
-    again = run_xnlu.main(
-        cli(
-            tiny_encoder,
-            mtod_like,
-            output_dir,
-            "--alignment",
-            "crossaligner",
-            "--one_model_per_language",
-            "true",
-            "--num_train_epochs",
-            "1",
-            "--resume_from_checkpoint",
-            "last",
-        )
-    )
+    again = run_xnlu.main(arguments + ["--resume_from_checkpoint", "last"])
     assert again == results and (output_dir / "es" / "model.safetensors").read_bytes() == before
 
 

@@ -1,7 +1,7 @@
 """Slot errors by kind, from a run's prediction files (`predictions_<lang>.jsonl` of run_xnlu.py).
 
 The kinds follow section 6 of the CrossAligner paper, made mechanical (the paper's authors judged 700 errors by hand;
-here every span is counted). Gold and predicted spans come from `tags_to_spans` (strict BIO). A gold span with an
+here every span is counted). Gold and predicted spans come from `tags_to_spans` (conlleval chunks). A gold span with an
 identical predicted span (same type, same words) is correct; every other gold span is one error:
 
 - boundary:  an overlapping predicted span has the right type but other words (more or fewer);
@@ -78,9 +78,12 @@ def analyse(records: list[dict], top: int = 5) -> dict:
     `count` and `share` (of all errors), and `examples`: per kind the `top` most frequent (text, count)."""
     counts = Counter()
     examples = {kind: Counter() for kind in KINDS}
-    gold_spans = 0
+    gold_spans = type_sets_right = 0
     for record in records:
         words = record["words"]
+        type_sets_right += {span[0] for span in tags_to_spans(record["gold_tags"])} == {
+            span[0] for span in tags_to_spans(record["predicted_tags"])
+        }
         for kind, gold, predicted in span_outcomes(record["gold_tags"], record["predicted_tags"]):
             gold_spans += gold is not None
             counts[kind] += 1
@@ -89,6 +92,7 @@ def analyse(records: list[dict], top: int = 5) -> dict:
     errors = sum(counts[kind] for kind in KINDS)
     return {
         "examples_scored": len(records),
+        "type_sets_right": type_sets_right / len(records) if records else 0.0,
         "gold_spans": gold_spans,
         "correct": counts["correct"],
         "errors": errors,
@@ -104,18 +108,19 @@ def analyse_run(run_dir: str | Path, languages: list[str] | None = None, top: in
 
 
 def error_table(analyses: dict[str, dict[str, dict]]) -> str:
-    """Markdown: one row per (run, language): gold spans, correct, then count (share of errors) per kind."""
+    """Markdown: one row per (run, language): the share of examples whose slot types are all right (the set of
+    types predicted is the gold set, wherever the spans are: what CrossAligner trains), gold spans, correct, then
+    count (share of errors) per kind."""
     lines = [
-        "| run | language | gold spans | correct | errors | " + " | ".join(KINDS) + " |",
-        "|" + " --- |" * (5 + len(KINDS)),
+        "| run | language | slot-type sets right | gold spans | correct | errors | " + " | ".join(KINDS) + " |",
+        "|" + " --- |" * (6 + len(KINDS)),
     ]
     for run, by_language in analyses.items():
         for lang, result in by_language.items():
             cells = [f"{result['kinds'][k]['count']} ({100 * result['kinds'][k]['share']:.0f}%)" for k in KINDS]
             lines.append(
-                f"| {run} | {lang} | {result['gold_spans']} | {result['correct']} | {result['errors']} | "
-                + " | ".join(cells)
-                + " |"
+                f"| {run} | {lang} | {100 * result['type_sets_right']:.1f}% | {result['gold_spans']} | "
+                f"{result['correct']} | {result['errors']} | " + " | ".join(cells) + " |"
             )
     return "\n".join(lines)
 

@@ -121,7 +121,7 @@ def test_suite_report_from_finished_runs(tmp_path, capsys):
     assert "- [x] CrossAligner beats Zero-Shot on MEAN slot F1 (+40.0)" in report
     assert "- [ ] CrossAligner is not below Zero-Shot on MEAN intent accuracy (-10.0)" in report
     assert "## Significance against Zero-Shot" in report and "| CrossAligner | pooled |" in report
-    assert "| Zero-Shot | es | 30 | 20 | 10 | 0 (0%) | 0 (0%) | 0 (0%) | 10 (100%) | 0 (0%) |" in report
+    assert "| Zero-Shot | es | 0.0% | 30 | 20 | 10 | 0 (0%) | 0 (0%) | 0 (0%) | 10 (100%) | 0 (0%) |" in report
     assert "`[paris] city -> O` (10)" in (tmp_path / "errors.md").read_text()
     assert (tmp_path / "comparison.png").stat().st_size > 0
 

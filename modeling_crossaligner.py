@@ -436,7 +436,8 @@ class XNLUPipeline(Pipeline):
     """Intent and slots of utterances: `pipeline("xnlu", model=..., trust_remote_code=True)`.
 
     Each input string gives `{"intent", "score", "slots": [{"type", "text", "start", "end", "score"}]}` with character
-    offsets into the original string (`text[start:end] == slot["text"]`); with `top_k=k` (or `None`: all) also
+    offsets into the original string (`text[start:end] == slot["text"]`; punctuation written on a word is left out of
+    its slot, a final period excepted); with `top_k=k` (or `None`: all) also
     `"intents"`, the k most probable intents as `[{"intent", "score"}, ...]`. Lists give lists; generators and
     datasets (`KeyDataset(dataset, "text")`) stream their results. Words are delimited by spaces; in scripts
     written without spaces (Thai, Chinese, Japanese, ...) every sub-word is a unit, so slot spans follow sub-word
@@ -522,6 +523,14 @@ class XNLUPipeline(Pipeline):
             # Normalisation can leave a word's final combining mark (e + U+0301) outside its token: keep it.
             while end < len(text) and unicodedata.category(text[end]).startswith("M"):
                 end += 1
+            # A word written with punctuation ("salón?", "«Paris»") is one unit; the slot is the word without it
+            # (a final period stays: it may end an abbreviation).
+            while start < end and _is_edge_punctuation(text[start]):
+                start += 1
+            while end > start and text[end - 1] != "." and _is_edge_punctuation(text[end - 1]):
+                end -= 1
+            if start == end:
+                continue
             slots.append(
                 {
                     "type": slot_type,
@@ -536,6 +545,12 @@ class XNLUPipeline(Pipeline):
             ranked = zip(ranked_ids[:top_k].tolist(), ranked_scores[:top_k].tolist())
             result["intents"] = [{"intent": config.intent_labels[i], "score": score} for i, score in ranked]
         return result
+
+
+def _is_edge_punctuation(char: str) -> bool:
+    """Punctuation that ends or opens a sentence, a clause or a quotation (Unicode P* categories but connectors and
+    dashes, which join parts of a name: "Jean-Luc", "e_mail")."""
+    return unicodedata.category(char) in ("Po", "Ps", "Pe", "Pi", "Pf") and char not in "&'#@%/\\*"
 
 
 def _check_text(text) -> None:

@@ -132,6 +132,12 @@ EXACT_SPANS = {
         {"▁ABC": "location", "▁bo": "location"},
         [("location", 0, 3), ("location", 15, 21)],
     ),
+    # Punctuation written on a word is not part of its slot; a final period is (it may end an abbreviation).
+    "punctuation": (
+        "¿qué tiempo hace en «Salamanca»? Vuelo a Washington D.C.",
+        {"▁«": "location", "▁Washington": "location", "▁D": "location"},
+        [("location", 21, 30), ("location", 41, 56)],
+    ),
 }
 
 

@@ -2,18 +2,22 @@
 """Annotation projection for the `projection` alignment: word alignment from contextual embeddings, and the English
 gold slot tags carried over to the translation through it.
 
-Alignment (as SimAlign's argmax method, Jalili Sabet et al. 2020): cosine similarities between the vectors of the
+Alignment (SimAlign's argmax method, Jalili Sabet et al. 2020): cosine similarities between the vectors of the
 English words and of the translation's units (one vector per word or unit: its head token's hidden state at one
-encoder layer); each English word links forward to its most similar unit, each unit links backward to its most
-similar English word.
+encoder layer). Each English word links forward to its most similar unit, each unit back to its most similar word;
+a word and a unit that link to each other are aligned (the intersection: one-to-one, high precision, and immune to
+"hub" words that many units link back to).
 
 Projection of one English example's IO tags (entities: maximal runs of words with the same slot type):
-- every unit takes the tag of the English word it links back to: the units of entity E are those whose backward
-  link falls in E (several units may share one English word: one-to-many), the others O;
-- filter `consistent` (default): E is kept only if its units form one contiguous run and every word of E links
-  forward into that run (the alignment agrees in both directions); `none` keeps every E with at least one unit;
-- `min_similarity`: links below it do not count (their units are unlabelled);
-- the units of a dropped entity, and units without a counting link, are unlabelled (-100: no loss), never O.
+- the anchors of an entity E are the units aligned to its words; its span runs from the first to the last anchor
+  (units in between belong to it), and grows over neighbouring units that link back into E and are aligned to no
+  other word (one English word written as several units: "NYC" -> "nueva york");
+- filter `consistent` (default): E is kept only if no unit of its span is aligned to a word outside E; `none`
+  keeps every E with an anchor;
+- `min_similarity`: weaker links do not count;
+- every other unit that links back to an English word outside the entities is O; units that link back into an
+  entity but are not in its projected span (all of them, if it was dropped), and units without a link that counts,
+  are unlabelled (-100: no loss), never O.
 
 Units are what `modeling_crossaligner.word_units` makes of a text: space-separated words, and in scripts written
 without spaces (Thai, Chinese, Japanese) the tokenizer's sub-words.
@@ -80,29 +84,43 @@ def project(
     if units == 0 or not usable:
         return Projection(labels=[IGNORE_INDEX] * units)
     forward, backward, similarity = align(english[usable], translation)
-    word_of = [usable[i] for i in backward.tolist()]  # each unit's English word
-    unit_of = dict(zip(usable, forward.tolist()))  # each English word's unit
+    strong_unit = [True] * units
+    strong_word = [True] * len(usable)
     if min_similarity is not None:
-        linked = similarity.max(dim=0).values >= min_similarity
-        word_of = [word if ok else None for word, ok in zip(word_of, linked.tolist())]
-        strong = similarity.max(dim=1).values >= min_similarity
-        unit_of = {word: unit for (word, unit), ok in zip(unit_of.items(), strong.tolist()) if ok}
+        strong_unit = (similarity.max(dim=0).values >= min_similarity).tolist()
+        strong_word = (similarity.max(dim=1).values >= min_similarity).tolist()
+    # Each unit's English word (its backward link), and the word it is aligned to (both links agree), or None.
+    linked = [usable[word] if strong_unit[unit] else None for unit, word in enumerate(backward.tolist())]
+    aligned = [
+        usable[word] if strong_unit[unit] and strong_word[word] and forward[word] == unit else None
+        for unit, word in enumerate(backward.tolist())
+    ]
 
-    labels = [IGNORE_INDEX if word is None else OUTSIDE_ID for word in word_of]
+    labels = [OUTSIDE_ID if word is not None else IGNORE_INDEX for word in linked]
     result = Projection(labels=labels)
+    projected: dict[int, int] = {}  # unit -> label, of the kept entities' spans
     for entity in io_entities(word_labels):
         label, first, end = entity
-        span = [unit for unit, word in enumerate(word_of) if word is not None and first <= word < end]
-        contiguous = bool(span) and span[-1] - span[0] + 1 == len(span)
-        agrees = all(unit_of.get(word) in span for word in range(first, end))
-        if span and (filter == "none" or (contiguous and agrees)):
-            for unit in range(span[0], span[-1] + 1) if filter == "none" else span:
-                labels[unit] = label
-            result.kept.append(entity)
-        else:
-            for unit in span:
-                labels[unit] = IGNORE_INDEX
-            result.dropped.append(entity)
+        inside = range(first, end)
+        anchors = [unit for unit, word in enumerate(aligned) if word in inside]
+        span = list(range(anchors[0], anchors[-1] + 1)) if anchors else []
+        # Grow over neighbours that link back into the entity and are aligned to no other word.
+        for step, edge in ((-1, span[0] if span else 0), (1, span[-1] if span else 0)):
+            unit = edge + step
+            while span and 0 <= unit < units and linked[unit] in inside and aligned[unit] is None:
+                span.append(unit)
+                unit += step
+        span.sort()
+        crossing = any(aligned[unit] is not None and aligned[unit] not in inside for unit in span)
+        kept = bool(span) and (filter == "none" or not crossing)
+        (result.kept if kept else result.dropped).append(entity)
+        if kept:
+            projected.update(dict.fromkeys(span, label))
+    for unit, word in enumerate(linked):
+        if unit in projected:
+            labels[unit] = projected[unit]
+        elif word is not None and word_labels[word] != OUTSIDE_ID:
+            labels[unit] = IGNORE_INDEX  # part of an entity by its link, but in no projected span: unknown
     return result
 
 

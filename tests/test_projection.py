@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 from data.encoding import encode_pairs
 from projection import IGNORE_INDEX, io_entities, project, project_batch
 
-OUT, DATETIME, LOCATION, WEATHER = 0, 1, 2, 3  # slot label ids, as in tests/tiny_models.py
+OUT, DATETIME, LOCATION, WEATHER, TODO = 0, 1, 2, 3, 4  # slot label ids
 X = IGNORE_INDEX
 
 
@@ -55,31 +55,35 @@ def test_unaligned_english_words_and_units_linked_to_o_words():
     assert project([OUT, OUT, OUT, OUT, DATETIME], english, units).labels == [OUT, OUT, OUT, DATETIME]
 
 
-def test_inconsistent_entities_are_dropped_and_their_units_unlabelled():
-    # The location's units are not contiguous (an OUT unit between them): dropped; its units get no label, never OUT.
+def test_an_entity_whose_span_crosses_another_words_alignment_is_dropped_and_its_units_unlabelled():
+    # "fly new york tomorrow" -> "nueva fly york mañana": the location's anchors enclose a unit aligned to "fly".
+    english, units = pair(["fly", "new", "york", "tomorrow"], ["new", "fly", "york", "tomorrow"])
+    result = project([OUT, LOCATION, LOCATION, DATETIME], english, units)
+    assert result.labels == [X, OUT, X, DATETIME]  # its units get no label, never O
+    assert result.dropped == [(LOCATION, 1, 3)] and result.kept == [(DATETIME, 3, 4)]
+    # Without the filter the span from its first to its last anchor is projected, the unit inside it included.
+    unfiltered = project([OUT, LOCATION, LOCATION, DATETIME], english, units, filter="none")
+    assert unfiltered.labels == [LOCATION, LOCATION, LOCATION, DATETIME]
+
+
+def test_units_between_anchors_belong_to_the_entity_and_hubs_do_not_grow_it():
+    # "call the lawyer tomorrow" -> "llama al abogado mañana": "al" is aligned to nothing and lies between the
+    # todo's anchors; the datetime word "tomorrow" is a hub (every unit links back to it a little), yet only its
+    # aligned unit is projected: a unit aligned to another word stops the growth.
+    english, units = pair(
+        ["call", "the", "lawyer", "tomorrow+hub"], ["call+hub", "x+hub", "lawyer+hub", "tomorrow+hub"]
+    )
+    result = project([TODO, TODO, TODO, DATETIME], english, units)
+    assert result.labels == [TODO, TODO, TODO, DATETIME]
+    assert result.kept == [(TODO, 0, 3), (DATETIME, 3, 4)]
+
+
+def test_units_linking_into_a_kept_entity_outside_its_span_are_unlabelled():
+    # "new+york" is aligned to the first unit; the third unit also links back to it, but the unit between them is
+    # aligned to "fly": the span stays the first unit and the third gets no label.
     english, units = pair(["fly", "new+york", "tomorrow"], ["new+york", "fly", "new+york+city", "tomorrow"])
     result = project([OUT, LOCATION, DATETIME], english, units)
-    assert result.labels == [X, OUT, X, DATETIME]
-    assert result.dropped == [(LOCATION, 1, 2)] and result.kept == [(DATETIME, 2, 3)]
-    # Without the filter the span from its first to its last unit is projected, the OUT unit inside it included.
-    assert project([OUT, LOCATION, DATETIME], english, units, filter="none").labels == [
-        LOCATION,
-        LOCATION,
-        LOCATION,
-        DATETIME,
-    ]
-
-
-def test_an_entity_word_that_links_outside_the_span_drops_the_entity():
-    # "seven am": "am" links forward to "mañana" (outside the datetime span) while no unit links back to "am".
-    english, units = pair(["set", "seven", "am+tomorrow"], ["set", "seven", "tomorrow+am+morning"])
-    result = project([OUT, DATETIME, DATETIME], english, units)
-    assert result.kept == [(DATETIME, 1, 3)] and result.labels == [OUT, DATETIME, DATETIME]
-    english, units = pair(["set", "seven", "am"], ["set", "seven", "am+x", "am+y"])
-    forward_outside = project([OUT, DATETIME, OUT], english, units)
-    assert forward_outside.labels[1] == DATETIME  # the entity is one word here: "am" is OUT
-    crossing = project([OUT, DATETIME, DATETIME], *pair(["set", "seven", "am"], ["am", "set", "seven"]))
-    assert crossing.dropped == [(DATETIME, 1, 3)] and crossing.labels == [X, OUT, X]
+    assert result.labels == [LOCATION, OUT, X, DATETIME] and result.dropped == []
 
 
 def test_weak_links_do_not_count():

@@ -623,12 +623,13 @@ def run_model(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer
     )
     if training_args.do_train:
+        # An aligned training set has one row per (English example, translation): count the English examples.
         logger.info(
-            "training on %d %s; evaluating on %s",
-            len(train),
-            f"English examples paired with {', '.join(plan.targets)}"
+            "training on %s; evaluating on %s",
+            f"{len(set(train['id']))} English examples paired with {', '.join(plan.targets)} "
+            f"({len(train)} translation pairs, pairing {training_args.pairing})"
             if plan.aligned
-            else f"{'/'.join(plan.train_languages)} labelled examples",
+            else f"{len(train)} {'/'.join(plan.train_languages)} labelled examples",
             ", ".join(plan.eval_languages),
         )
         checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume

@@ -121,8 +121,8 @@ METHODS = (
     ),
 )
 # Beyond the paper: projection of the English slot tags onto the translations (projection.py), alone, combined with
-# CrossAligner or XeroAlignIO (CoV, as for the paper's combination), and its two other choices (aligned once with the
-# starting model instead of at every step; no filter).
+# CrossAligner, XeroAlignIO or Contrastive (CoV, as for the paper's combination), and its two other choices (aligned
+# once with the starting model instead of at every step; no filter).
 PROJECTION_METHODS = (
     Method("projection", "Projection", "Projection", ("--alignment", "projection", *PER_LANGUAGE)),
     Method(
@@ -136,6 +136,12 @@ PROJECTION_METHODS = (
         "Projection + XeroAlignIO (CoV)",
         "Proj.+XA",
         ("--alignment", "projection", "xeroalign", *PER_LANGUAGE),
+    ),
+    Method(
+        "projection_contrastive",
+        "Projection + Contrastive (CoV)",
+        "Proj.+Con.",
+        ("--alignment", "projection", "contrastive", *PER_LANGUAGE),
     ),
     Method(
         "projection_aligned_once",

@@ -627,7 +627,7 @@ def run_model(
         logger.info(
             "training on %s; evaluating on %s",
             f"{len(set(train['id']))} English examples paired with {', '.join(plan.targets)} "
-            f"({len(train)} translation pairs, pairing {training_args.pairing})"
+            f"({len(train)} translation pairs{f', pairing {training_args.pairing}' if len(plan.targets) > 1 else ''})"
             if plan.aligned
             else f"{len(train)} {'/'.join(plan.train_languages)} labelled examples",
             ", ".join(plan.eval_languages),

@@ -103,14 +103,16 @@ def project(
         label, first, end = entity
         inside = range(first, end)
         anchors = [unit for unit, word in enumerate(aligned) if word in inside]
-        span = list(range(anchors[0], anchors[-1] + 1)) if anchors else []
-        # Grow over neighbours that link back into the entity and are aligned to no other word.
-        for step, edge in ((-1, span[0] if span else 0), (1, span[-1] if span else 0)):
-            unit = edge + step
-            while span and 0 <= unit < units and linked[unit] in inside and aligned[unit] is None:
-                span.append(unit)
-                unit += step
-        span.sort()
+        span = range(0)
+        if anchors:
+            # From the first to the last anchor, grown over neighbours that link back into the entity and are
+            # aligned to no word.
+            start, stop = anchors[0], anchors[-1] + 1
+            while start > 0 and linked[start - 1] in inside and aligned[start - 1] is None:
+                start -= 1
+            while stop < units and linked[stop] in inside and aligned[stop] is None:
+                stop += 1
+            span = range(start, stop)
         crossing = any(aligned[unit] is not None and aligned[unit] not in inside for unit in span)
         kept = bool(span) and (filter == "none" or not crossing)
         (result.kept if kept else result.dropped).append(entity)

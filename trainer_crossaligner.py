@@ -30,8 +30,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 from torch.optim.lr_scheduler import OneCycleLR
-from torch.utils.data import Sampler
+from torch.utils.data import Sampler, SequentialSampler
 from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
+from transformers.trainer_pt_utils import get_length_grouped_indices
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from modeling_crossaligner import IGNORE_INDEX, OUTSIDE, io_to_bio, word_units
@@ -357,14 +358,29 @@ class PairSampler(Sampler[int]):
 
     With a single target language both are the same: every English example with its translation, every epoch (the
     paper's protocol). Deterministic given `seed` and the epoch (`set_epoch`), so every process draws the same order.
+
+    With `lengths` (a row's padded length: the longer of its two sides) and `batch_size`, an epoch's pairs are
+    grouped by length as transformers' `LengthGroupedSampler` groups examples (shuffled, cut into mega-batches of up
+    to 50 batches, each sorted by length): which pairs an epoch trains on is unchanged, batches need less padding.
     """
 
-    def __init__(self, english_ids: list[str], languages: list[str], pairing: str = "rotate", seed: int = 0):
+    def __init__(
+        self,
+        english_ids: list[str],
+        languages: list[str],
+        pairing: str = "rotate",
+        seed: int = 0,
+        lengths: list[int] | None = None,
+        batch_size: int | None = None,
+    ):
         if pairing not in PAIRINGS:
             raise ValueError(f"unknown pairing {pairing!r}; valid: {', '.join(PAIRINGS)}")
         if len(english_ids) != len(languages):
             raise ValueError(f"{len(english_ids)} English ids but {len(languages)} languages")
+        if lengths is not None and (len(lengths) != len(english_ids) or not batch_size):
+            raise ValueError(f"grouping by length needs a length per row ({len(english_ids)}) and a batch size")
         self.pairing, self.seed, self.epoch = pairing, seed, 0
+        self.lengths, self.batch_size = lengths, batch_size
         self.english_ids, self.languages = list(english_ids), list(languages)
         order = sorted(set(self.languages))
         groups: dict[str, list[int]] = {}
@@ -384,7 +400,14 @@ class PairSampler(Sampler[int]):
         else:
             rows = [group[(offset + epoch) % len(group)] for group, offset in zip(self.groups, self.offsets)]
         order = np.random.default_rng([self.seed, 2, epoch]).permutation(len(rows))
-        return [rows[index] for index in order]
+        rows = [rows[index] for index in order]
+        if self.lengths is not None:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            grouped = get_length_grouped_indices(
+                [self.lengths[row] for row in rows], self.batch_size, generator=generator
+            )
+            rows = [rows[index] for index in grouped]
+        return rows
 
     def __iter__(self):
         return iter(self.epoch_rows(self.epoch))
@@ -532,12 +555,35 @@ class CrossAlignerTrainer(Trainer):
             return super()._get_train_sampler(train_dataset)
         return self.pair_sampler(dataset)
 
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluation keeps the dataset's order whatever `train_sampling_strategy` says: predictions are scored row by
+        row against it (transformers would group an evaluation set by length too, and shuffle it)."""
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
     def pair_sampler(self, dataset=None) -> PairSampler:
-        """The `PairSampler` of a training set of pairs (default: the Trainer's)."""
+        """The `PairSampler` of a training set of pairs (default: the Trainer's); grouped by length when
+        `train_sampling_strategy` is "group_by_length"."""
         dataset = self.train_dataset if dataset is None else dataset
+        strategy = self.args.train_sampling_strategy
+        if strategy not in ("random", "group_by_length"):
+            raise ValueError(
+                f"train_sampling_strategy {strategy!r} is not available for training on pairs: use 'random' or "
+                "'group_by_length'"
+            )
         columns = dataset.select_columns(["id", "translation_language"]).to_dict()
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-        return PairSampler(columns["id"], columns["translation_language"], self.args.pairing, seed)
+        lengths = None
+        if strategy == "group_by_length":
+            sides = dataset.select_columns(["input_ids", "translation_input_ids"]).to_dict()
+            lengths = [max(len(a), len(b)) for a, b in zip(sides["input_ids"], sides["translation_input_ids"])]
+        return PairSampler(
+            columns["id"],
+            columns["translation_language"],
+            self.args.pairing,
+            seed,
+            lengths=lengths,
+            batch_size=self.args.train_batch_size * self.args.gradient_accumulation_steps,
+        )
 
     def training_pairs(self) -> dict[str, int]:
         """Per target language, how many distinct English examples were paired with it in the epochs trained

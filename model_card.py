@@ -62,6 +62,12 @@ def weighting_description(alignment: list[str], weighting: str | None) -> str:
     )
 
 
+def precision_name(args) -> str:
+    """The precision a run trains and evaluates in: `mixed_precision` is --bf16 / --fp16, or accelerate launch's
+    --mixed_precision."""
+    return {"bf16": "bf16 mixed precision", "fp16": "fp16 mixed precision"}.get(args.mixed_precision, "fp32")
+
+
 def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embeddings: bool) -> dict:
     """The settings a trained model was trained with, read from its Trainer (what actually ran)."""
     args, state = trainer.args, trainer.state
@@ -74,7 +80,6 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embedding
         warmup = f"{args.get_warmup_steps(steps)} steps"
     optimizer = getattr(args.optim, "value", args.optim)
     world_size = max(args.world_size, 1)
-    precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     projection = {}
     if "projection" in args.alignment:
         projection = {
@@ -94,7 +99,7 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embedding
         "optimizer": f"{optimizer} (betas {args.adam_beta1}, {args.adam_beta2}; eps {args.adam_epsilon}; weight "
         f"decay {args.weight_decay})",
         "gradient clipping (max norm)": args.max_grad_norm,
-        "precision": precision,
+        "precision": precision_name(args),
         "batch size per device": args.per_device_train_batch_size,
         "gradient accumulation steps": args.gradient_accumulation_steps,
         "processes": world_size,
@@ -158,7 +163,10 @@ def render_model_card(
     the encoder the run started from; it enters the metadata only if it is a Hub repo id."""
     base_model = base_model or results["model_name_or_path"]
     dataset = results["dataset"]
-    languages = list(results["languages"])
+    # A run that only trained has no scores: its card names the languages it trained on and for.
+    languages = list(results["languages"]) or list(
+        dict.fromkeys([*results["train_languages"], *results["target_languages"]])
+    )
     card_data = ModelCardData(
         language=languages,
         license=license,
@@ -170,7 +178,7 @@ def render_model_card(
         # The standard pipeline of that task works on this model (its AutoModelForTokenClassification view).
         pipeline_tag="token-classification",
         model_name=model_id,
-        eval_results=eval_results(results),
+        eval_results=eval_results(results) or None,
     )
     return ModelCard.from_template(
         card_data,
@@ -192,7 +200,7 @@ def render_model_card(
         num_slot_types=results.get("num_slot_types"),
         split=results["split"],
         mean_over=results["mean_over"],
-        results_table=results_table(results),
+        results_table=results_table(results) if results["languages"] else None,
         example_text=example_text.replace('"', '\\"'),
         hyperparameters=hyperparameters,
         training_examples=results.get("training_examples", {}),

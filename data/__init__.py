@@ -56,7 +56,8 @@ def load_corpus(
         languages: language codes to load (default: every language found).
         cache_dir: where the parsed datasets are cached (default: the datasets cache).
         splits: language -> the splits to read of it ("train", "dev", "test"); when given, exactly these files
-            are opened (and ``languages`` defaults to its keys). Default: every split of every language.
+            are opened (and ``languages`` defaults to its keys and ``translation_languages``). Default: every split
+            of every language.
         translation_languages: the languages whose translations of the English training data are read (default:
             every loaded language but English, when the English training split is loaded; ``[]`` reads none).
         skip_malformed: skip a malformed example (logged with file, line and reason; listed in
@@ -65,7 +66,8 @@ def load_corpus(
     if name not in _READERS:
         raise ValueError(f"unknown data format {name!r}: expected one of {', '.join(FORMATS)}")
     if splits is not None:
-        languages = languages or list(splits)
+        # A language only translated into (no split of its own read) is loaded too, for its translations.
+        languages = languages or list(dict.fromkeys([*splits, *(translation_languages or ())]))
         unknown = sorted({split for parts in splits.values() for split in parts} - set(SPLITS))
         if unknown:
             raise ValueError(f"unknown split(s) {unknown}: expected any of {list(SPLITS)}")

@@ -171,7 +171,7 @@ def test_results_json_schema(aligned_run):
     for name in ("intent_accuracy", "slot_f1", "overall"):
         es, de = saved["languages"]["es"][name], saved["languages"]["de"][name]
         assert saved["mean"][name] == pytest.approx((es + de) / 2)
-    assert saved["training_examples"] == {"en": 36}
+    assert saved["training_examples"] == {"en": 36} and saved["precision"] == "fp32"
     # 36 English examples, 2 epochs, 2 target languages rotating: every example meets both languages.
     assert saved["training_pairs"] == {"de": 36, "es": 36}
 
@@ -487,6 +487,54 @@ def test_a_trained_model_is_scored_without_training(aligned_run, mtod_like, tmp_
     assert (output_dir / "eval_results.json").is_file() and (output_dir / "predict_results.json").is_file()
     assert (output_dir / "predictions_es.jsonl").read_text() == (trained_dir / "predictions_es.jsonl").read_text()
     assert not (output_dir / "model.safetensors").exists() and not list(output_dir.glob("checkpoint-*"))
+
+
+def test_training_alone_saves_the_model_and_scores_nothing(tiny_encoder, mtod_like, tmp_path):
+    """--do_train without --do_eval/--do_predict: an aligned run still reads the translations (and no target-language
+    split), trains, and writes the model, its card and train_results.json, with no scores."""
+    output_dir = tmp_path / "train_only"
+    results = run_xnlu.main(
+        cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner", "--do_train", "true")
+    )
+    assert results["trained"] and results["languages"] == {} and results["mean"] == {}
+    assert results["training_pairs"] == {"es": 36, "de": 36}  # 36 English examples, 2 epochs, 2 languages in turn
+    written = {path.name for path in output_dir.iterdir()}
+    assert {"model.safetensors", "README.md", "train_results.json", "results.json"} <= written
+    assert not any(
+        name.startswith(("predictions_", "predict_results", "eval_results", "results.md")) for name in written
+    )
+    card = (output_dir / "README.md").read_text(encoding="utf-8")
+    assert "model-index" not in card and "Not scored: this run trained only" in card
+
+
+def test_bf16_mixed_precision_from_accelerate_launch_runs_under_autocast_and_is_recorded(
+    tiny_encoder, mtod_like, tmp_path, monkeypatch, caplog
+):
+    """`accelerate launch --mixed_precision bf16` sets ACCELERATE_MIXED_PRECISION: training and scoring run under
+    bf16 autocast on the CPU, results.json and the card say so, and a CPU without native bf16 gets a warning."""
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    autocast = []
+
+    class RecordingTrainer(run_xnlu.CrossAlignerTrainer):
+        def compute_loss(self, model, inputs, *args, **kwargs):
+            hook = self.accelerator.unwrap_model(model).roberta.encoder.register_forward_pre_hook(
+                lambda module, arguments: autocast.append((module.training, torch.is_autocast_enabled("cpu")))
+            )
+            try:
+                return super().compute_loss(model, inputs, *args, **kwargs)
+            finally:
+                hook.remove()
+
+    monkeypatch.setattr(run_xnlu, "CrossAlignerTrainer", RecordingTrainer)
+    monkeypatch.setattr(run_xnlu, "cpu_multiplies_bf16", lambda: False)
+    output_dir = tmp_path / "bf16"
+    with caplog.at_level("WARNING", logger="run_xnlu"):
+        results = run_xnlu.main(cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner"))
+    assert "without native bf16" in caplog.text
+    assert {training for training, _ in autocast} == {True, False}  # training steps and scoring were both seen
+    assert all(enabled for _, enabled in autocast)
+    assert results["precision"] == "bf16 mixed precision"
+    assert "| precision | bf16 mixed precision |" in (output_dir / "README.md").read_text(encoding="utf-8")
 
 
 def test_labels_the_model_does_not_know_are_reported_and_scored_as_errors(aligned_run, mtod_like, tmp_path):

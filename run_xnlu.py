@@ -897,7 +897,10 @@ def run_per_language(
         if push and training_args.should_save:
             publish_run(folder, language_args, script_args, models[language])
     merged = merge_results(models)
-    if training_args.should_save:
+    if training_args.should_save and not merged["languages"]:  # --do_train alone: nothing scored to merge
+        (output_dir / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
+        print(f"\n{describe(merged)}: each model and its card are in {output_dir}/<language>")
+    elif training_args.should_save:
         (output_dir / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
         table = results_table(merged)
         (output_dir / "results.md").write_text(table + "\n")
@@ -915,8 +918,17 @@ def merge_results(models: dict[str, dict]) -> dict:
     source language's scores of each model are kept apart (`source_scores`)."""
     first_results = next(iter(models.values()))
     merged = {
-        key: first_results[key]
-        for key in ("dataset", "alignment", "weighting", "trained", "model_name_or_path", "split", "gold_scheme")
+        key: first_results.get(key)  # `precision` is missing from the results of older runs
+        for key in (
+            "dataset",
+            "alignment",
+            "weighting",
+            "trained",
+            "model_name_or_path",
+            "split",
+            "gold_scheme",
+            "precision",
+        )
     }
     merged.update(
         protocol="one model per target language",
@@ -926,8 +938,12 @@ def merge_results(models: dict[str, dict]) -> dict:
         mean_over=list(models),
         models={lang: lang for lang in models},
     )
-    merged["languages"] = {language: results["languages"][language] for language, results in models.items()}
-    merged["mean"] = mean_over_languages(merged["languages"])
+    merged["languages"] = {
+        language: results["languages"][language]
+        for language, results in models.items()
+        if language in results["languages"]  # not when the models were only trained
+    }
+    merged["mean"] = mean_over_languages(merged["languages"]) if merged["languages"] else {}
     merged["source_scores"] = {
         language: results["languages"][other]
         for language, results in models.items()

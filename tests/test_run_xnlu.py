@@ -506,6 +506,22 @@ def test_training_alone_saves_the_model_and_scores_nothing(tiny_encoder, mtod_li
     card = (output_dir / "README.md").read_text(encoding="utf-8")
     assert "model-index" not in card and "Not scored: this run trained only" in card
 
+    merged = run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            tmp_path / "per_language",
+            "--alignment",
+            "crossaligner",
+            "--do_train",
+            "true",
+            "--one_model_per_language",
+            "true",
+        )
+    )
+    assert merged["languages"] == {} and merged["training_pairs"] == {"es": 36, "de": 36}
+    assert all((tmp_path / "per_language" / language / "model.safetensors").is_file() for language in ("es", "de"))
+
 
 def test_bf16_mixed_precision_from_accelerate_launch_runs_under_autocast_and_is_recorded(
     tiny_encoder, mtod_like, tmp_path, monkeypatch, caplog

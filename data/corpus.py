@@ -383,14 +383,15 @@ def make_example(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Character spans -> words and BIO tags (MTOP, MASSIVE and the project's JSON lines)
+# Spans -> words and BIO tags (MTOP, MASSIVE and the project's JSON lines)
 # ---------------------------------------------------------------------------------------------------------------
 
 
 def outermost_spans(
-    spans: Iterable[tuple[str, int, int]], text: str, path: str | os.PathLike, line: int
+    spans: Iterable[tuple[str, int, int]], text: str | bytes, path: str | os.PathLike, line: int
 ) -> list[tuple[str, int, int]]:
-    """Check (type, start, end) character spans against ``text`` and keep the top-level ones of nested spans.
+    """Check (type, start, end) spans against ``text`` (character offsets of a str; MTOP's offsets index the UTF-8
+    bytes) and keep the top-level ones of nested spans.
 
     Spans inside another span are dropped (MTOP nests slots inside slots); spans that cross without nesting
     are malformed.
@@ -414,8 +415,8 @@ def outermost_spans(
 def spans_to_bio(
     word_offsets: list[tuple[int, int]], spans: list[tuple[str, int, int]], path: str | os.PathLike, line: int
 ) -> list[str]:
-    """BIO tags of words (character offsets) from non-overlapping character spans: a word belongs to the span it
-    overlaps."""
+    """BIO tags of words from non-overlapping spans, both as offsets into the same text (characters; MTOP: bytes): a
+    word belongs to the span it overlaps."""
     tags = ["O"] * len(word_offsets)
     for slot_type, start, end in spans:
         inside = [i for i, (w_start, w_end) in enumerate(word_offsets) if w_start < end and start < w_end]

@@ -2,17 +2,25 @@
 
 Tab-separated, no header, 8 columns: id, intent, slots, utterance, domain, locale, decoupled form, JSON with
 ``tokens`` and ``tokenSpans`` (``start``, ``length``); some distributions omit the id (7 columns; ids then
-become ``<lang>-<split>-<index>``). Slots are ``start:end:SL:TYPE`` character spans over the utterance,
-comma-separated, possibly empty; nested slots keep only the outermost ones. Words are the JSON tokens and each
-word takes the slot whose span it overlaps. Slot types and intents keep MTOP's names (``SL:DATE_TIME``,
-``IN:GET_WEATHER``).
+become ``<lang>-<split>-<index>``). Slots are ``start:end:SL:TYPE`` spans over the utterance, comma-separated,
+possibly empty; nested slots keep only the outermost ones (the slot column of a compositional utterance lists only
+its top-level slots). Words are the JSON tokens and each word takes the slot whose span it overlaps. Slot types and
+intents keep MTOP's names (``SL:DATE_TIME``, ``IN:GET_WEATHER``).
+
+Every offset, in the slot column and in ``tokenSpans``, counts UTF-8 BYTES of the utterance, not characters: they
+differ on English lines with a curly apostrophe and on nearly every Hindi and Thai line. An offset outside the
+utterance's bytes or inside a multi-byte character is malformed.
+
+The lines are split at tabs only, never read with CSV quoting: utterances hold literally doubled quotes
+(``Remove ""Pay the mortgage"" from my reminders.``) and double spaces, which stay as written.
 
 Translations: ``<lang>/train.tsv`` (line-aligned with English train) when present, otherwise the utterances of the
 target language's training file that share an id with an English training example (MTOP is parallel by id; only
 the id and utterance columns of that file are read, never its labels).
 
-A UTF-8 byte-order mark, CRLF line ends and a trailing tab are accepted; the domain, locale and decoupled-form
-columns and any field of the tokens JSON besides ``tokens`` and ``tokenSpans`` are not used and never checked.
+A UTF-8 byte-order mark, CRLF line ends, a trailing tab and a last line without a line end are accepted; the domain,
+locale and decoupled-form columns and any field of the tokens JSON besides ``tokens`` and ``tokenSpans`` are not
+used and never checked.
 """
 
 from __future__ import annotations
@@ -94,9 +102,11 @@ def read_mtop(path: str, language: str, split: str) -> Iterator[dict]:
 
 def _example(path: str, line_number: int, line: str, default_id: str, language: str) -> dict:
     example_id, intent, slots, utterance, tokens_json = _fields(_columns(path, line_number, line), default_id)
-    words, offsets = _tokens(tokens_json, path, line_number)
-    spans = outermost_spans(_parse_slots(slots, path, line_number), utterance, path, line_number)
-    tags = spans_to_bio(offsets, spans, path, line_number)
+    offsets = _ByteOffsets(utterance, path, line_number)
+    words, word_offsets = _tokens(tokens_json, offsets, path, line_number)
+    slot_spans = _parse_slots(slots, offsets, path, line_number)
+    spans = outermost_spans(slot_spans, offsets.encoded, path, line_number)
+    tags = spans_to_bio(word_offsets, spans, path, line_number)
     return make_example(path, line_number, example_id, language, words, tags, intent)
 
 
@@ -134,30 +144,73 @@ def _fields(columns: list[str], default_id: str) -> tuple[str, str, str, str, st
     return columns[0], columns[1], columns[2], columns[3], columns[7]
 
 
-def _tokens(tokens_json: str, path: str, line_number: int) -> tuple[list[str], list[tuple[int, int]]]:
+class _ByteOffsets:
+    """Checks MTOP's offsets into one utterance, which count its UTF-8 bytes. Slots and tokens are matched in bytes
+    (a slot covers the tokens whose byte spans it overlaps), so errors quote the file's own numbers."""
+
+    def __init__(self, utterance: str, path: str, line_number: int):
+        self.utterance, self.path, self.line_number = utterance, path, line_number
+        self.encoded = utterance.encode("utf-8")
+        self.boundaries, position = {0}, 0  # byte offsets between characters
+        for char in utterance:
+            position += len(char.encode("utf-8"))
+            self.boundaries.add(position)
+
+    def span(self, start: int, end: int, what: str) -> tuple[int, int]:
+        """``(start, end)`` once checked: within the utterance's bytes and at character boundaries."""
+        if not 0 <= start < end <= len(self.encoded):
+            raise DataFormatError(
+                self.path,
+                self.line_number,
+                f"malformed {what}: expected 0 <= start < end <= {len(self.encoded)} (MTOP's offsets count the "
+                "utterance's UTF-8 bytes)",
+            )
+        for offset in (start, end):
+            if offset not in self.boundaries:
+                inside = self.utterance[len(self.encoded[:offset].decode("utf-8", "ignore"))]
+                raise DataFormatError(
+                    self.path,
+                    self.line_number,
+                    f"{what}: byte offset {offset} falls inside the character {inside!r}: expected UTF-8 byte "
+                    "offsets at character boundaries",
+                )
+        return start, end
+
+
+def _tokens(
+    tokens_json: str, offsets: _ByteOffsets, path: str, line_number: int
+) -> tuple[list[str], list[tuple[int, int]]]:
+    """The JSON tokens (the words) and their byte offsets."""
     try:
         record = json.loads(tokens_json)
         words = list(record["tokens"])
-        offsets = [(span["start"], span["start"] + span["length"]) for span in record["tokenSpans"]]
+        byte_spans = [(span["start"], span["length"]) for span in record["tokenSpans"]]
+        if not all(isinstance(number, int) for span in byte_spans for number in span):
+            raise TypeError("non-integer start or length")
     except (ValueError, KeyError, TypeError) as error:
         raise DataFormatError(
             path,
             line_number,
             f"bad tokens JSON ({error!r}): expected {{'tokens': [...], 'tokenSpans': [{{'start', 'length'}}, ...]}}",
         ) from None
-    if len(words) != len(offsets):
+    if len(words) != len(byte_spans):
         raise DataFormatError(
-            path, line_number, f"{len(words)} tokens but {len(offsets)} tokenSpans: expected one span per token"
+            path, line_number, f"{len(words)} tokens but {len(byte_spans)} tokenSpans: expected one span per token"
         )
-    return words, offsets
+    word_offsets = [
+        offsets.span(start, start + length, f"tokenSpan {start}+{length} of token {word!r}")
+        for word, (start, length) in zip(words, byte_spans)
+    ]
+    return words, word_offsets
 
 
-def _parse_slots(slots: str, path: str, line_number: int) -> list[tuple[str, int, int]]:
+def _parse_slots(slots: str, offsets: _ByteOffsets, path: str, line_number: int) -> list[tuple[str, int, int]]:
+    """(type, start, end) byte spans of the slot column."""
     spans = []
     for item in filter(None, slots.split(",")):
         start, _, rest = item.partition(":")
         end, _, label = rest.partition(":")
         if not (start.isdigit() and end.isdigit() and label.startswith("SL:")):
             raise DataFormatError(path, line_number, f"malformed slot {item!r}: expected start:end:SL:TYPE")
-        spans.append((label, int(start), int(end)))
+        spans.append((label, *offsets.span(int(start), int(end), f"span {item}")))
     return spans

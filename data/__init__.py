@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from datasets import DatasetDict
 
@@ -92,8 +91,8 @@ def load_corpus(
 
 
 def available_languages(name: str, data_dir: str | None = None) -> list[str]:
-    """The language codes a corpus has, found without reading any file: its language folders (MASSIVE: its locale
-    files); home_assistant: the languages it generates by default."""
+    """The language codes a corpus has: its language folders (MASSIVE: its locale files, or the locales of its Hub
+    export, whose locale column only is read); home_assistant: the languages it generates by default."""
     if name not in _READERS:
         raise ValueError(f"unknown data format {name!r}: expected one of {', '.join(FORMATS)}")
     if name == "home_assistant":
@@ -103,9 +102,9 @@ def available_languages(name: str, data_dir: str | None = None) -> list[str]:
     if data_dir is None:
         raise ValueError(f"data format {name!r} needs data_dir: the folder of the distribution")
     if name == "massive":
-        from .massive import locale_files
+        from .massive import massive_languages
 
-        return list(locale_files(Path(data_dir), None))
+        return massive_languages(data_dir)
     return list(language_dirs(data_dir, None))
 
 

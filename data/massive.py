@@ -1,15 +1,18 @@
-"""MASSIVE (FitzGerald et al. 2022): one JSON-lines file per locale, ``<data_dir>/<locale>.jsonl``.
+"""MASSIVE (FitzGerald et al. 2022): the raw release, one JSON-lines file per locale, ``<data_dir>/<locale>.jsonl``;
+the Hub's export (a ``datasets`` DatasetDict, or its parquet or JSON-lines files) is read by ``massive_hub.py``.
 
 MASSIVE 1.1 lines have the fields ``id, locale, partition, scenario, intent, utt, annot_utt, worker_id,
-slot_method, judgments``. The reader uses ``id``, ``partition`` (train, dev or test: the split), ``intent`` and
-``annot_utt``, where slots are bracketed: ``wake me up at [time : nine am]`` (and ``utt`` for translations); the
+slot_method, judgments`` (the ``en-US`` lines have no ``slot_method`` and no ``judgments``). The reader uses ``id``,
+``partition`` (train, dev or test: the split), ``intent`` and ``annot_utt``, where slots are bracketed: ``wake me up
+at [time : nine am]``, a value possibly holding a colon (``[time : 10:30]``) (and ``utt`` for translations); the
 other fields are never checked. Words are the whitespace-separated tokens of the utterance, also cut at slot
 boundaries, so that slots of unspaced scripts (Chinese, Japanese, Thai) are words of their own.
 
 Locales map to language codes (``de-DE`` -> ``de``) unless two locales share a language (``zh-CN``,
 ``zh-TW``), which then keep their lower-cased locale (``zh-cn``). ``languages`` may name either form.
 The same id in two locales is a translation pair: the translations of English are the ``utt`` of the
-target-locale train partition whose id is an English training id.
+target-locale train partition whose id is an English training id. A partition that a run reads (a requested split,
+or the train partition of a locale translated into) and that a locale file lacks is an error naming the file.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ from .corpus import (
 
 SLOT = re.compile(r"\[([^\[\]:]+):([^\[\]]*)\]")  # [type : value]; a value may hold ":" (10:30), never brackets
 FIELDS = ("intent", "utt", "annot_utt")  # besides id and partition, what an example needs
+# Why a locale translated into needs its train partition (MASSIVE's translations are that partition's utterances).
+ALIGNED_NEEDS_TRAIN = (
+    "an aligned run pairs the English training ids with this locale's train partition, whose utterances are the "
+    "translations; give the locale's train partition too, or train without alignment (run_xnlu.py --alignment none)"
+)
 
 
 def load_massive(
@@ -51,6 +59,14 @@ def load_massive(
     translation_languages: Iterable[str] | None = None,
     skip_malformed: bool = False,
 ) -> XNLUCorpus:
+    """The raw release, or the Hub's export when ``data_dir`` holds one (see ``massive_hub.py``)."""
+    from .massive_hub import export_parts, load_massive_export  # here: massive_hub builds on this module
+
+    parts = export_parts(Path(data_dir))
+    if parts:
+        return load_massive_export(
+            Path(data_dir), parts, languages, cache_dir, splits, translation_languages, skip_malformed
+        )
     files = locale_files(Path(data_dir), languages)
     labelled = {
         lang: labelled_splits(
@@ -73,17 +89,29 @@ def load_massive(
     return XNLUCorpus("massive", labelled, translations)
 
 
+def massive_languages(data_dir: str | Path) -> list[str]:
+    """The language codes of a MASSIVE folder: of its locale files, or of the locales in its Hub export."""
+    from .massive_hub import export_locales, export_parts  # here: massive_hub builds on this module
+
+    parts = export_parts(Path(data_dir))
+    if parts:
+        return list(requested_locales(export_locales(parts), None, data_dir))
+    return list(locale_files(Path(data_dir), None))
+
+
 def read_massive(path: str, language: str, split: str) -> Iterator[dict]:
     """Examples of one partition of a locale file, in file order. Lines of other partitions are not parsed."""
     yield from parsed_examples(
         path,
         _partition(path, split),
-        lambda line, record, _: _example(path, line, record, language),
-        missing=f"no examples in partition {split!r}: expected train, dev and test partitions",
+        lambda line, record, _: massive_example(path, line, record, language),
+        missing=f'holds no {split!r} partition (no line with "partition": "{split}"): the run reads this '
+        f"locale's {split} split",
     )
 
 
-def _example(path: str, line_number: int, record: dict, language: str) -> dict:
+def massive_example(path: str, line_number: int | None, record: dict, language: str) -> dict:
+    """The example of one MASSIVE record (a line of a locale file, or a row of the Hub's export, intent as a name)."""
     missing = [name for name in FIELDS if not isinstance(record.get(name), str)]
     if missing:
         raise DataFormatError(path, line_number, f"missing or non-string field(s) {missing}: expected {list(FIELDS)}")
@@ -97,11 +125,19 @@ def _example(path: str, line_number: int, record: dict, language: str) -> dict:
 def read_massive_utterances(path: str) -> Iterator[dict]:
     """(id, utt) of the train partition of a locale file: the candidates for pairing with English training
     examples by id (MASSIVE's partitions are parallel across locales). Labels are never read."""
-    for line_number, record in _partition(path, "train"):
-        if not isinstance(record.get("utt"), str):
-            malformed(DataFormatError(path, line_number, "missing or non-string field 'utt'"))
-            continue
-        yield {"id": str(record["id"]), "text": record["utt"]}
+    yield from parsed_examples(
+        path,
+        _partition(path, "train"),
+        lambda line, record, _: massive_utterance(path, line, record),
+        missing=f"holds no 'train' partition: {ALIGNED_NEEDS_TRAIN}",
+    )
+
+
+def massive_utterance(path: str, line_number: int | None, record: dict) -> dict:
+    """The (id, text) translation candidate of one MASSIVE record."""
+    if not isinstance(record.get("utt"), str):
+        raise DataFormatError(path, line_number, "missing or non-string field 'utt'")
+    return {"id": str(record["id"]), "text": record["utt"]}
 
 
 def parse_annotation(annotated: str, path: str, line_number: int) -> tuple[str, list[tuple[str, int, int]]]:
@@ -153,16 +189,23 @@ def locale_files(root: Path, languages: list[str] | None) -> dict[str, Path]:
     locales = sorted(path.stem for path in root.glob("*.jsonl"))
     if not locales:
         raise FileNotFoundError(f"{root}: no MASSIVE locale files (<locale>.jsonl) found")
+    return {code: root / f"{locale}.jsonl" for code, locale in requested_locales(locales, languages, root).items()}
+
+
+def requested_locales(locales: Iterable[str], languages: Iterable[str] | None, where: str | Path) -> dict[str, str]:
+    """Language code -> locale, for the requested languages (codes or locales; ``where`` names the data in errors) or
+    all. A locale's code is its language (``de-DE`` -> ``de``), or the lower-cased locale when two share it."""
+    locales = sorted(locales)
     shared = Counter(locale.split("-")[0].lower() for locale in locales)
     code = {
         locale: locale.split("-")[0].lower() if shared[locale.split("-")[0].lower()] == 1 else locale.lower()
         for locale in locales
     }
-    files = {code[locale]: root / f"{locale}.jsonl" for locale in locales}
+    by_code = {code[locale]: locale for locale in locales}
     if languages is None:
-        return files
-    by_name = {**{locale.lower(): code[locale] for locale in locales}, **{c: c for c in files}}
+        return by_code
+    by_name = {**{locale.lower(): code[locale] for locale in locales}, **{c: c for c in by_code}}
     missing = [lang for lang in languages if lang.lower() not in by_name]
     if missing:
-        raise FileNotFoundError(f"{root}: no locale file for language(s) {missing}; found {sorted(files)}")
-    return {by_name[lang.lower()]: files[by_name[lang.lower()]] for lang in languages}
+        raise FileNotFoundError(f"{where}: no locale for language(s) {missing}; found {sorted(by_code)}")
+    return {by_name[lang.lower()]: by_code[by_name[lang.lower()]] for lang in languages}

@@ -334,6 +334,22 @@ def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             yield line_number, line.rstrip("\r\n")
 
 
+def blank_line_blocks(path: str | os.PathLike) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, lines) of each block of a file whose blocks are separated by blank lines (the CoNLL-like
+    files of MTOD and xSID)."""
+    block, start = [], 0
+    for line_number, line in text_lines(path):
+        if line.strip():
+            if not block:
+                start = line_number
+            block.append(line)
+        elif block:
+            yield start, block
+            block = []
+    if block:
+        yield start, block
+
+
 def tab_columns(line: str) -> list[str]:
     """The tab-separated columns of a line, without the empty columns a trailing tab leaves."""
     columns = line.split("\t")

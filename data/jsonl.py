@@ -11,8 +11,11 @@ and ``id`` is optional (default ``<lang>-<split>-<index>``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+
+import datasets
 
 from .corpus import (
     SPLITS,
@@ -34,6 +37,8 @@ from .corpus import (
     translation_targets,
     translations_by_id,
 )
+
+logger = logging.getLogger(__name__)
 
 TRANSLATION_FILE = "translations.jsonl"
 
@@ -63,14 +68,27 @@ def load_jsonl(
         labelled[lang] = labelled_splits(read_labelled, paths, lang, cache_dir, skip_malformed)
     translations = {}
     if "en" in labelled and "train" in labelled["en"]:
-        for lang in translation_targets(folders, "en", translation_languages):
-            path = folders[lang] / TRANSLATION_FILE
-            if path.is_file():
-                candidates = cached_dataset(
-                    read_translations, [path], TRANSLATION_FEATURES, cache_dir, skip_malformed, path=str(path)
-                )
-                translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
+        targets = translation_targets(folders, "en", translation_languages)
+        paths = {lang: folders[lang] / TRANSLATION_FILE for lang in targets}
+        translations = translation_files(paths, labelled["en"]["train"], cache_dir, skip_malformed)
     return XNLUCorpus("jsonl", labelled, translations)
+
+
+def translation_files(
+    paths: Mapping[str, Path], english_train: datasets.Dataset, cache_dir: str | None, skip_malformed: bool
+) -> dict[str, datasets.Dataset]:
+    """Language -> its translations of ``english_train``, from files of ``{"id", "text"}`` lines (this format's and
+    xSID's): the rows whose id is an English training id, in English order. A missing file is logged."""
+    translations = {}
+    for lang, path in paths.items():
+        if not path.is_file():
+            logger.warning("no translations for %s: %s is missing (aligned training cannot use %s)", lang, path, lang)
+            continue
+        candidates = cached_dataset(
+            read_translations, [path], TRANSLATION_FEATURES, cache_dir, skip_malformed, path=str(path)
+        )
+        translations[lang] = translations_by_id(candidates, english_train, lang)
+    return translations
 
 
 def read_labelled(path: str, language: str, split: str) -> Iterator[dict]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from .corpus import (
     DataFormatError,
     XNLUCorpus,
+    blank_line_blocks,
     folder_translations,
     labelled_splits,
     language_dirs,
@@ -29,7 +30,6 @@ from .corpus import (
     parsed_examples,
     requested_splits,
     require_file,
-    text_lines,
 )
 
 NO_LABEL = "NoLabel"  # MTOD's spelling of the O tag
@@ -62,7 +62,7 @@ def read_conllu(path: str, language: str, split: str) -> Iterator[dict]:
     an example keeps its id whether or not other blocks were skipped."""
     yield from parsed_examples(
         path,
-        _blocks(path),
+        blank_line_blocks(path),
         lambda line, block, index: _example(path, line, block, f"{language}-{split}-{index}", language),
     )
 
@@ -85,18 +85,3 @@ def _example(path: str, start_line: int, block: list[str], example_id: str, lang
     if intent is None:
         raise DataFormatError(path, start_line, "block without a '# intent:' line")
     return make_example(path, start_line, example_id, language, words, tags, intent)
-
-
-def _blocks(path: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, lines) of each blank-line-separated block."""
-    block, start = [], 0
-    for line_number, line in text_lines(path):
-        if line.strip():
-            if not block:
-                start = line_number
-            block.append(line)
-        elif block:
-            yield start, block
-            block = []
-    if block:
-        yield start, block

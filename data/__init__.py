@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from datasets import DatasetDict
 
@@ -33,6 +34,7 @@ _READERS = {
     "mtop": (".mtop", "load_mtop"),
     "massive": (".massive", "load_massive"),
     "jsonl": (".jsonl", "load_jsonl"),
+    "xsid": (".xsid", "load_xsid"),
 }
 FORMATS = tuple(_READERS)
 
@@ -50,7 +52,7 @@ def load_corpus(
     """Read a corpus in one of the supported formats (``FORMATS``).
 
     Args:
-        name: format name: home_assistant, mtod, m_atis, mtop, massive or jsonl.
+        name: format name: home_assistant, mtod, m_atis, mtop, massive, jsonl or xsid.
         data_dir: the distribution's folder (required except for home_assistant, which has a default).
         languages: language codes to load (default: every language found).
         cache_dir: where the parsed datasets are cached (default: the datasets cache).
@@ -92,7 +94,8 @@ def load_corpus(
 
 def available_languages(name: str, data_dir: str | None = None) -> list[str]:
     """The language codes a corpus has: its language folders (MASSIVE: its locale files, or the locales of its Hub
-    export, whose locale column only is read); home_assistant: the languages it generates by default."""
+    export, whose locale column only is read; xSID: its file names); home_assistant: the languages it generates by
+    default."""
     if name not in _READERS:
         raise ValueError(f"unknown data format {name!r}: expected one of {', '.join(FORMATS)}")
     if name == "home_assistant":
@@ -105,6 +108,10 @@ def available_languages(name: str, data_dir: str | None = None) -> list[str]:
         from .massive import massive_languages
 
         return massive_languages(data_dir)
+    if name == "xsid":
+        from .xsid import split_files
+
+        return list(split_files(Path(data_dir), None))
     return list(language_dirs(data_dir, None))
 
 

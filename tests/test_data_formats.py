@@ -37,12 +37,12 @@ def examples(corpus, language, split):
 
 
 def test_unknown_format_lists_the_valid_names():
-    with pytest.raises(ValueError, match="mtod, m_atis, mtop, massive, jsonl"):
+    with pytest.raises(ValueError, match="mtod, m_atis, mtop, massive, jsonl, xsid"):
         load_corpus("conll2003", str(FIXTURES))
 
 
 def test_every_reader_yields_the_common_schema(cache_dir):
-    for name in ("mtod", "m_atis", "mtop", "massive", "jsonl"):
+    for name in ("mtod", "m_atis", "mtop", "massive", "jsonl", "xsid"):
         corpus = load(name, cache_dir)
         assert corpus.name == name
         for splits in corpus.labelled.values():
@@ -311,7 +311,7 @@ def test_missing_translations_and_unpaired_examples_are_reported(tmp_path, caplo
 
 
 def test_public_api():
-    assert data.FORMATS == ("home_assistant", "mtod", "m_atis", "mtop", "massive", "jsonl")
+    assert data.FORMATS == ("home_assistant", "mtod", "m_atis", "mtop", "massive", "jsonl", "xsid")
     assert callable(data.encode_labelled) and callable(data.encode_pairs)
 
 

@@ -119,9 +119,15 @@ def export_locales(parts: Iterable[ExportPart]) -> list[str]:
     locales: set[str] = set()
     for part in parts:
         if part.kind == "jsonl":
-            locales.update(str(record.get("locale")) for _, record in json_lines(part.path))
+            for line_number, record in json_lines(part.path):
+                if not isinstance(record.get("locale"), str):
+                    raise DataFormatError(part.path, line_number, "no 'locale': expected every row to name its locale")
+                locales.add(record["locale"])
         else:
-            locales.update(pc.unique(_table(part, ["locale"])["locale"]).to_pylist())
+            found = pc.unique(_table(part, ["locale"])["locale"]).to_pylist()
+            if None in found:
+                raise DataFormatError(part.path, None, "rows without a locale: expected every row to name its locale")
+            locales.update(found)
     return sorted(locales)
 
 

@@ -243,3 +243,12 @@ def test_hub_export_file_whose_split_cannot_be_told(tmp_path):
     shutil.copy(data_dir / "data" / "test-00000-of-00001.parquet", data_dir / "data" / "extra.parquet")
     with pytest.raises(DataFormatError, match="cannot tell which split of the MASSIVE export this file holds"):
         load_corpus("massive", str(data_dir), cache_dir=str(tmp_path / "cache"))
+
+
+def test_hub_export_row_without_a_locale(tmp_path):
+    data_dir = tmp_path / "export"
+    data_dir.mkdir()
+    row = {"id": "1", "intent": "alarm_set", "utt": "wake me", "annot_utt": "wake me"}
+    (data_dir / "train.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match="train.jsonl, line 1: no 'locale': expected every row to name its"):
+        available_languages("massive", str(data_dir))

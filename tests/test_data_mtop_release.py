@@ -8,6 +8,7 @@ differ on every slot.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,17 @@ def test_a_zero_shot_read_takes_the_english_dev_and_test_files_as_released(tmp_p
     corpus = load_corpus("mtop", str(MTOP), cache_dir=str(tmp_path), splits={"en": ["dev", "test"]})
     assert sorted(corpus.labelled) == ["en"] and sorted(corpus.labelled["en"]) == ["dev", "test"]
     assert len(corpus.labelled["en"]["test"]) == 3 and len(corpus.labelled["en"]["dev"]) == 4
+
+
+def test_a_line_with_character_offsets_is_skipped_and_counted_with_skip_malformed(tmp_path):
+    data_dir = tmp_path / "mtop"
+    shutil.copytree(MTOP, data_dir)
+    test_file = data_dir / "hi" / "test.txt"
+    bad_line = (BAD / "mtop_character_offsets.txt").read_text(encoding="utf-8")
+    test_file.write_text(test_file.read_text(encoding="utf-8") + bad_line, encoding="utf-8")
+    splits = {"hi": ["test"]}
+    with pytest.raises(DataFormatError, match=r"hi/test.txt, line 2: tokenSpan 0\+4"):
+        load_corpus("mtop", str(data_dir), cache_dir=str(tmp_path / "cache"), splits=splits)
+    corpus = load_corpus("mtop", str(data_dir), cache_dir=str(tmp_path / "cache"), splits=splits, skip_malformed=True)
+    assert corpus.labelled["hi"]["test"]["id"] == ["105"]
+    assert corpus.skipped_counts() == {str(test_file): 1} and corpus.skipped[0]["line"] == 2

@@ -68,8 +68,9 @@ def precision_name(args) -> str:
     return {"bf16": "bf16 mixed precision", "fp16": "fp16 mixed precision"}.get(args.mixed_precision, "fp32")
 
 
-def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embeddings: bool) -> dict:
-    """The settings a trained model was trained with, read from its Trainer (what actually ran)."""
+def training_hyperparameters(trainer, max_seq_length: int, frozen: str, precision_choice: str) -> dict:
+    """The settings a trained model was trained with, read from its Trainer (what actually ran); `frozen` says what
+    training kept fixed, `precision_choice` how the precision was chosen."""
     args, state = trainer.args, trainer.state
     steps = state.max_steps or state.global_step
     if args.paper_optimization:
@@ -99,7 +100,7 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embedding
         "optimizer": f"{optimizer} (betas {args.adam_beta1}, {args.adam_beta2}; eps {args.adam_epsilon}; weight "
         f"decay {args.weight_decay})",
         "gradient clipping (max norm)": args.max_grad_norm,
-        "precision": precision_name(args),
+        "precision": f"{precision_name(args)} ({precision_choice})" if precision_choice else precision_name(args),
         "batch size per device": args.per_device_train_batch_size,
         "gradient accumulation steps": args.gradient_accumulation_steps,
         "processes": world_size,
@@ -107,7 +108,7 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen_word_embedding
         "epochs": round(state.epoch or 0.0, 3),
         "optimisation steps": state.global_step,
         "max_seq_length": max_seq_length,
-        "frozen word embeddings": frozen_word_embeddings,
+        "frozen": frozen,
         "seed": args.seed,
     }
 

@@ -248,7 +248,21 @@ class XLMRobertaForJointXNLU(XLMRobertaPreTrainedModel):
                 **config_overrides,
             }
         )
-        return cls.from_pretrained(encoder_name_or_path, config=config)
+        # The heads are new by design: transformers' load report would list them as missing weights, in a table, at
+        # every run. Report only what is missing besides them (an encoder checkpoint without a pooler has a new one).
+        model_logger = logging.get_logger("transformers.modeling_utils")
+        level = model_logger.level
+        model_logger.setLevel(logging.ERROR)
+        try:
+            model, loading = cls.from_pretrained(encoder_name_or_path, config=config, output_loading_info=True)
+        finally:
+            model_logger.setLevel(level)
+        unexpected_missing = sorted(
+            key for key in loading["missing_keys"] if key.startswith("roberta.") and "pooler" not in key
+        )
+        if unexpected_missing:
+            logger.warning("%s has no weights for %s: newly initialised", encoder_name_or_path, unexpected_missing)
+        return model
 
     def crossaligner_logits(self, slot_logits: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """CA head: (batch, seq_len, num_slot_labels) slot logits -> (batch, num_slot_labels) presence logits.

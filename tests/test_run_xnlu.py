@@ -1,6 +1,7 @@
 """run_xnlu.py end to end on a tiny encoder and a small MTOD-format corpus written by the tests."""
 
 import json
+import re
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from transformers import AutoTokenizer, TrainerCallback
 
 import data
+import run_arguments
 import run_xnlu
 from reporting import read_predictions
 
@@ -172,6 +174,8 @@ def test_results_json_schema(aligned_run):
         es, de = saved["languages"]["es"][name], saved["languages"]["de"][name]
         assert saved["mean"][name] == pytest.approx((es + de) / 2)
     assert saved["training_examples"] == {"en": 36} and saved["precision"] == "fp32"
+    # A checkpoint other than the embedded encoder: transformers' defaults, except what the options set.
+    assert saved["learning_rate"] == 1e-3 and saved["head_learning_rate"] == 5e-3 and saved["frozen"] == "nothing"
     # 36 English examples, 2 epochs, 2 target languages rotating: every example meets both languages.
     assert saved["training_pairs"] == {"de": 36, "es": 36}
 
@@ -542,15 +546,17 @@ def test_bf16_mixed_precision_from_accelerate_launch_runs_under_autocast_and_is_
                 hook.remove()
 
     monkeypatch.setattr(run_xnlu, "CrossAlignerTrainer", RecordingTrainer)
-    monkeypatch.setattr(run_xnlu, "cpu_multiplies_bf16", lambda: False)
+    monkeypatch.setattr(run_arguments, "cpu_multiplies_bf16", lambda: False)
     output_dir = tmp_path / "bf16"
     with caplog.at_level("WARNING", logger="run_xnlu"):
         results = run_xnlu.main(cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner"))
-    assert "without native bf16" in caplog.text
+    assert re.search(r"without native bf16.*ran \d+x slower than in fp32 \(measured now\)", caplog.text)
+    assert results["precision_choice"].startswith("as asked: accelerate launch --mixed_precision bf16; ")
     assert {training for training, _ in autocast} == {True, False}  # training steps and scoring were both seen
     assert all(enabled for _, enabled in autocast)
     assert results["precision"] == "bf16 mixed precision"
-    assert "| precision | bf16 mixed precision |" in (output_dir / "README.md").read_text(encoding="utf-8")
+    card = (output_dir / "README.md").read_text(encoding="utf-8")
+    assert "| precision | bf16 mixed precision (as asked: accelerate launch --mixed_precision bf16; this CPU" in card
 
 
 def test_labels_the_model_does_not_know_are_reported_and_scored_as_errors(aligned_run, mtod_like, tmp_path):
@@ -596,7 +602,7 @@ def test_scoring_needs_a_trained_joint_model(tiny_encoder, mtod_like, tmp_path):
 def test_existing_output_dir_is_not_overwritten(aligned_run, tiny_encoder, mtod_like):
     output_dir, _ = aligned_run
     before = (output_dir / "model.safetensors").read_bytes()
-    with pytest.raises(FileExistsError, match="--overwrite_output_dir"):
+    with pytest.raises(run_arguments.UsageError, match="--overwrite_output_dir"):
         run_xnlu.main(cli(tiny_encoder, mtod_like, output_dir, "--alignment", "none"))
     assert (output_dir / "model.safetensors").read_bytes() == before
 
@@ -715,10 +721,10 @@ def test_an_interrupted_run_resumed_from_its_last_checkpoint_ends_as_an_uninterr
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--dataset", "atis"], "unknown dataset 'atis'"),
-        (["--alignment", "crossalign"], "unknown alignment"),
+        (["--dataset", "atis"], "--dataset atis: unknown dataset"),
+        (["--alignment", "crossalign"], "--alignment crossalign: unknown alignment"),
         (["--weighting", "mean"], "invalid choice: 'mean'"),
-        (["--target_languages", "fr"], "no folder for language(s) ['fr']"),
+        (["--target_languages", "fr"], "has no language 'fr'"),
         (["--train_languages", "target", "es"], "--train_languages target stands alone"),
         (["--do_train", "false"], "nothing to do"),
         (["--push_to_hub", "--hub_model_id", "a/b", "--hub_strategy", "checkpoint"], "publishes once, at the end"),
@@ -736,14 +742,13 @@ def test_help_texts_are_true_to_the_code(capsys):
         run_xnlu.parse_arguments(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "SPEC" not in text and "shared/" not in text
-    assert "'sum' for a single loss" in text and "unset: the same as learning_rate" in text
-    assert "Default: 'sum'" not in text or "(default: None)" in text
+    assert "'sum' for a single loss" in text and "for any other checkpoint unset, i.e. --learning_rate" in text
 
 
 def test_missing_data_dir_says_which(tiny_encoder, tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(run_arguments.UsageError, match="--data_dir .*nowhere: no such folder"):
         run_xnlu.main(cli(tiny_encoder, tmp_path / "nowhere", tmp_path / "out"))
-    with pytest.raises(ValueError, match="needs data_dir"):
+    with pytest.raises(run_arguments.UsageError, match="needs --data_dir"):
         run_xnlu.main(["--dataset", "mtod", "--output_dir", str(tmp_path / "out2")])
 
 

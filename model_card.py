@@ -25,6 +25,7 @@ DATASET_NAMES = {
     "m_atis": "MultiATIS++ (Xu et al., 2020)",
     "mtop": "MTOP (Li et al., 2021)",
     "massive": "MASSIVE (FitzGerald et al., 2022)",
+    "xsid": "xSID (van der Goot et al., 2021)",
     "jsonl": "user data (JSON lines)",
 }
 HUB_DATASET_IDS = {"massive": "AmazonScience/massive"}

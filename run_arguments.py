@@ -72,6 +72,7 @@ DATA_LICENSES = {
     "mtod": "cc-by-sa-4.0",
     "mtop": "cc-by-sa-4.0",
     "massive": "cc-by-4.0",
+    "xsid": "cc-by-sa-4.0",
     "m_atis": "other",  # distributed by the LDC under its own user agreement
 }
 

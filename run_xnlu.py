@@ -401,12 +401,10 @@ def run_model(
             ", ".join(plan.eval_languages),
         )
         logger.info(
-            "learning rate %g (encoder), %g (new heads); frozen: %s; precision: %s (%s)",
+            "learning rate %g (encoder), %g (new heads); frozen: %s",
             training_args.learning_rate,
             head_learning_rate(training_args),
             frozen_parameters(script_args),
-            precision_name(training_args),
-            script_args.precision_choice,
         )
         checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
         if resume == "last" and checkpoint is None:
@@ -761,6 +759,7 @@ def main(argv: list[str] | None = None) -> dict:
         library.utils.logging.disable_progress_bar()
     use_all_cores_under_accelerate()
     check_cpu_bf16(script_args, training_args)
+    logger.info("precision: %s (%s)", precision_name(training_args), script_args.precision_choice)
     resume = prepare_output_dir(script_args, training_args)
     if training_args.push_to_hub:
         # Fail now, not after training, on a bad repo id or a missing token. We publish once at the end: Trainer's

@@ -1,8 +1,8 @@
 """run_xnlu.py end to end on a tiny encoder and a small MTOD-format corpus written by the tests."""
 
 import json
-import re
 import os
+import re
 import shutil
 import socket
 import subprocess

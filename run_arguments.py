@@ -59,12 +59,14 @@ TRAINING_DEFAULTS = {
 }
 # Measured for the embedded encoder on CPU (BENCHMARKS.md): its <s> vector barely varies between sentences, so the
 # new heads need a much larger learning rate than the encoder; freezing the word embeddings costs nothing and halves
-# the memory; freezing the lower layers too makes the README's main command fit in 5 minutes on 2 cores.
+# the memory; 1.34 epochs of batches of 8 pairs (about 500 steps) train as well as 3 epochs of 32 at 0.4x the cost,
+# which keeps the README's main command within 5 minutes on 2 cores without native bf16.
 EMBEDDED_ENCODER_RECIPE = {
     "learning_rate": 1e-4,
     "head_learning_rate": 2e-3,
     "freeze_word_embeddings": True,
-    "freeze_lower_layers": 0,
+    "per_device_train_batch_size": 8,
+    "num_train_epochs": 1.34,
 }
 # Data licenses, for the model card's `license` (Hub license ids); --license overrides.
 DATA_LICENSES = {
@@ -149,12 +151,11 @@ class ScriptArguments:
             "1.65x faster and half the memory on CPU), false for any other checkpoint."
         },
     )
-    freeze_lower_layers: int | None = field(
-        default=None,
+    freeze_lower_layers: int = field(
+        default=0,
         metadata={
-            "help": "Keep the embeddings and the lowest N encoder layers fixed: no gradient is computed for them. "
-            f"Default: {EMBEDDED_ENCODER_RECIPE['freeze_lower_layers']} for the embedded encoder, 0 for any other "
-            "checkpoint."
+            "help": "Keep the embeddings and the lowest N encoder layers fixed: no gradient is computed for them "
+            "(faster, but with the embedded encoder it cost CrossAligner its gain; see BENCHMARKS.md)."
         },
     )
     max_train_samples: int | None = field(
@@ -216,6 +217,12 @@ HELP = {
     "head_learning_rate": "Learning rate of the new parameters (pooler, intent, slot and CrossAligner heads). "
     f"Default: {EMBEDDED_ENCODER_RECIPE['head_learning_rate']:g} for the embedded encoder (pre-trained for mean "
     "pooling, it needs a much larger head rate); for any other checkpoint unset, i.e. --learning_rate.",
+    "per_device_train_batch_size": "Training batch size per device (pairs, for an aligned run). Default: "
+    f"{EMBEDDED_ENCODER_RECIPE['per_device_train_batch_size']} for the embedded encoder, "
+    f"{TRAINING_DEFAULTS['per_device_train_batch_size']} for any other checkpoint.",
+    "num_train_epochs": f"Training epochs. Default: {EMBEDDED_ENCODER_RECIPE['num_train_epochs']} for the embedded "
+    f"encoder (about 500 steps of 8 pairs on the default data), {TRAINING_DEFAULTS['num_train_epochs']} for any other "
+    "checkpoint.",
     "bf16": "bf16 mixed precision (weights and optimiser state stay fp32). Default: on where the device multiplies "
     "bf16 natively (a GPU with bf16, a CPU with AVX512-BF16 or AMX), off elsewhere; --bf16 false forces fp32.",
     "do_train": "Train (with none of --do_train, --do_eval, --do_predict: train, then predict).",
@@ -250,6 +257,8 @@ HELP_GROUPS = {
         "head_learning_rate",
         "freeze_word_embeddings",
         "freeze_lower_layers",
+        "per_device_train_batch_size",
+        "num_train_epochs",
         "bf16",
     ),
     "alignment": (
@@ -350,7 +359,6 @@ def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrain
     parser.set_defaults(**defaults)
     script_args, training_args = parser.parse_args_into_dataclasses(argv)
     script_args.freeze_word_embeddings = bool(script_args.freeze_word_embeddings)
-    script_args.freeze_lower_layers = script_args.freeze_lower_layers or 0
     script_args.precision_choice = precision.reason
     resolve_actions(training_args)
     check_hub_arguments(training_args)

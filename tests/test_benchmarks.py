@@ -169,7 +169,13 @@ def test_suite_commands_share_budget_and_seed(tmp_path, capsys):
     commands = [line for line in printed.splitlines() if "run_xnlu.py" in line]
     assert len(commands) == len(mtod_suite.PAPER_METHODS)  # the projection methods run on request
     for command in commands:
-        for option in ("--max_train_samples 100", "--seed 42", "--learning_rate 5e-5", "--target_languages es th"):
+        for option in (
+            "--max_train_samples 100",
+            "--seed 42",
+            "--learning_rate 5e-5",
+            "--target_languages es th",
+            "--per_device_train_batch_size 32",  # what the suite measured with, whatever the encoder's default
+        ):
             assert option in command
     assert "--train_languages target --one_model_per_language true" in printed
     assert "--alignment xeroalign crossaligner --weighting cov --one_model_per_language true" in printed

@@ -59,11 +59,11 @@ TRAINING_DEFAULTS = {
 }
 # Measured for the embedded encoder on CPU (BENCHMARKS.md): its <s> vector barely varies between sentences, so the
 # new heads need a much larger learning rate than the encoder; freezing the word embeddings costs nothing and halves
-# the memory; 1.34 epochs of batches of 8 pairs (about 500 steps) train as well as 3 epochs of 32 at 0.4x the cost,
-# which keeps the README's main command within 5 minutes on 2 cores without native bf16.
+# the memory; 1.34 epochs of batches of 8 pairs (about 500 steps) with the heads at 4e-3 train as well as 3 epochs of
+# 32 with the heads at 2e-3, at 0.4x the cost: the README's main command within 5 minutes on 2 cores without bf16.
 EMBEDDED_ENCODER_RECIPE = {
     "learning_rate": 1e-4,
-    "head_learning_rate": 2e-3,
+    "head_learning_rate": 4e-3,
     "freeze_word_embeddings": True,
     "per_device_train_batch_size": 8,
     "num_train_epochs": 1.34,

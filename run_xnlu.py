@@ -12,11 +12,11 @@
 As in transformers' example scripts, `--do_train` trains, `--do_eval` scores the dev split of every evaluated
 language (`eval_results.json`) and `--do_predict` the test split (`predict_results.json`, `predictions_<lang>.jsonl`);
 with none of the three, the script trains and predicts. Every `TrainingArguments` option works, plus the options of
-`ScriptArguments` below and those of `CrossAlignerTrainingArguments` (alignment, weighting, head_learning_rate,
-pairing, paper_optimization). Without `--model_name_or_path` the embedded multilingual-e5-small encoder is converted
-once (offline) and used; without `--dataset` the embedded Home Assistant data is generated. A training run's output
-directory ends up a complete Hub model repo (weights, code, tokenizer, model card) plus `results.json`, the
-per-language tables (`results.md`), a bar chart (`results.png`) and prediction files.
+`ScriptArguments` (run_arguments.py) and those of `CrossAlignerTrainingArguments` (alignment, weighting,
+head_learning_rate, pairing, paper_optimization). Without `--model_name_or_path` the embedded multilingual-e5-small
+encoder is converted once (offline) and used; without `--dataset` the embedded Home Assistant data is generated. A
+training run's output directory ends up a complete Hub model repo (weights, code, tokenizer, model card) plus
+`results.json`, the per-language tables (`results.md`), a bar chart (`results.png`) and prediction files.
 
 No target-language label is ever read for training unless asked for: zero-shot and aligned runs open the
 target languages' test (or dev) files to score them and their translations of the English training data, never their
@@ -64,6 +64,7 @@ from xnlu_evaluation import mean_over_languages
 
 logger = logging.getLogger("run_xnlu")
 
+# Files and folders a run writes into its output directory: what --overwrite_output_dir removes.
 OWNED_OUTPUTS = (
     "config.json",
     "model.safetensors",

@@ -175,6 +175,7 @@ def test_suite_commands_share_budget_and_seed(tmp_path, capsys):
             "--learning_rate 5e-5",
             "--target_languages es th",
             "--per_device_train_batch_size 32",  # what the suite measured with, whatever the encoder's default
+            "--head_learning_rate 2e-3",
         ):
             assert option in command
     assert "--train_languages target --one_model_per_language true" in printed

@@ -109,7 +109,7 @@ def test_emulated_bf16_is_measured_and_said_before_training(cpu_only, tmp_path, 
 def test_the_embedded_encoder_gets_its_recipe_and_other_checkpoints_transformers_defaults(tiny_encoder, tmp_path):
     script_args, training_args = parse_arguments(["--output_dir", str(tmp_path)])
     assert training_args.learning_rate == EMBEDDED_ENCODER_RECIPE["learning_rate"] == 1e-4
-    assert training_args.head_learning_rate == EMBEDDED_ENCODER_RECIPE["head_learning_rate"] == 2e-3
+    assert training_args.head_learning_rate == EMBEDDED_ENCODER_RECIPE["head_learning_rate"] == 4e-3
     assert script_args.freeze_word_embeddings is True and script_args.freeze_lower_layers == 0
     assert training_args.per_device_train_batch_size == 8 and training_args.num_train_epochs == 1.34
 
@@ -166,12 +166,19 @@ def test_help_lists_the_projects_options_first_in_groups_with_their_real_default
     positions = [text.index(title) for title in titles]
     transformers_group = text.index("training options (transformers' TrainingArguments):")
     assert positions == sorted(positions) and positions[-1] < transformers_group
-    for option in ("--dataset", "--alignment", "--weighting", "--pairing", "--head_learning_rate", "--output_dir"):
+    for option in (
+        "--dataset",
+        "--alignment",
+        "--pairing",
+        "--head_learning_rate",
+        "--num_train_epochs",
+        "--output_dir",
+    ):
         assert text.index(option) < transformers_group, option
     ours = " ".join(text[:transformers_group].split())
     assert "(default: None)" not in ours
     assert "outputs/<dataset>-<method>" in ours and "5e-05 (transformers' default) for any other checkpoint" in ours
-    assert "(default: home_assistant)" in ours and "--per_device_train_batch_size" in text[transformers_group:]
+    assert "(default: home_assistant)" in ours and "--weight_decay" in text[transformers_group:]
 
 
 # -- user mistakes -----------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import yaml
 from transformers import HfArgumentParser
 
 import data
-from trainer_crossaligner import ALIGNMENTS, CrossAlignerTrainingArguments
+from trainer_crossaligner import ALIGNMENTS, CrossAlignerTrainingArguments, UnknownAlignmentError, parse_alignment
 
 logger = logging.getLogger("run_xnlu")
 
@@ -373,17 +373,15 @@ def check_choices(options: dict) -> None:
             f"--dataset {dataset}: unknown dataset; expected one of {', '.join(data.FORMATS)}"
             + closest(dataset, data.FORMATS)
         )
-    valid = (*ALIGNMENTS, "none")
-    alignment = options["alignment"] or []
-    for name in [
-        part.strip()
-        for value in ([alignment] if isinstance(alignment, str) else alignment)
-        for part in value.split(",")
-    ]:
-        if name and name.lower() not in valid:
-            raise UsageError(
-                f"--alignment {name}: unknown alignment; expected any of {', '.join(valid)}{closest(name, valid)}"
-            )
+    try:
+        parse_alignment(options["alignment"])
+    except UnknownAlignmentError as error:
+        valid, name = (*ALIGNMENTS, "none"), error.names[0]
+        raise UsageError(
+            f"--alignment {name}: unknown alignment; expected any of {', '.join(valid)}{closest(name, valid)}"
+        ) from None
+    except ValueError as error:
+        raise UsageError(f"--alignment: {error}") from None
     if TARGET in options["train_languages"] and len(options["train_languages"]) > 1:
         raise UsageError(
             f"--train_languages {TARGET} stands alone (each model's target languages), got "
@@ -499,7 +497,7 @@ def _default_output(settings: dict) -> dict:
 
 @dataclass(frozen=True)
 class PrecisionChoice:
-    mixed_precision: str  # "bf16", "fp16" or "no" (fp32)
+    mixed_precision: str | None  # "bf16", "fp16" or "no" (fp32); None: as the --bf16 / --fp16 option given says
     automatic: bool  # chosen for this machine, not asked for
     reason: str  # for the log, results.json and the model card
 
@@ -509,7 +507,7 @@ def choose_precision(given: set[str], use_cpu: bool = False) -> PrecisionChoice:
     where the device multiplies bf16 natively, fp32 elsewhere (emulated bf16 is many times slower than fp32)."""
     for option in ("bf16", "fp16"):
         if option in given:
-            return PrecisionChoice(option, False, f"as asked: --{option}")  # its value is the option's
+            return PrecisionChoice(None, False, f"as asked: --{option}")
     launched = os.environ.get("ACCELERATE_MIXED_PRECISION")  # accelerate launch sets it, to "no" by default
     launcher = accelerate_launcher() if launched == "no" else None
     if (launched and launched != "no") or (launcher and any(o.startswith("--mixed_precision") for o in launcher[0])):

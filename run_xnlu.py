@@ -565,7 +565,7 @@ def write_outputs(
         card.save(output_dir / "README.md")
     if table:
         print(f"\n{script_args.dataset} {results['split']} results ({describe(results)}), {seconds / 60:.1f} min:\n")
-        print(table if script_args.print_slot_types else results_table(results, slot_types=False))
+        print(results_table(results, slot_types=script_args.print_slot_types))
         print(
             f"\nSaved {'the model, its card, ' if training_args.do_train else ''}results.json/.md/.png and "
             f"predictions_*.jsonl in {output_dir}"
@@ -664,7 +664,7 @@ def run_per_language(
         table = results_table(merged)
         (output_dir / "results.md").write_text(table + "\n")
         plot_results(merged, output_dir / "results.png")
-        shown = table if script_args.print_slot_types else results_table(merged, slot_types=False)
+        shown = results_table(merged, slot_types=script_args.print_slot_types)
         print(
             f"\n{script_args.dataset} {merged['split']} results ({describe(merged)}):\n\n{shown}\n\n"
             f"Each model and its own results are in {output_dir}/<language>; merged results.json/.md/.png in "

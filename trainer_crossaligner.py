@@ -78,9 +78,17 @@ _PARALLEL_COLUMNS = {
 # --------------------------------------------------------------------------------------------------------------------
 
 
+class UnknownAlignmentError(ValueError):
+    """Alignment names that are not methods; `names` lists them."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        super().__init__(f"unknown alignment {names}; valid: {', '.join(ALIGNMENTS)} (or 'none' for Zero-Shot)")
+
+
 def parse_alignment(alignment: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """Normalise an alignment choice to a list in canonical order: a list of names, a comma-separated string, or
-    "none" / empty for the Zero-Shot baseline. Unknown names raise ValueError listing the valid ones."""
+    "none" / empty for the Zero-Shot baseline. Unknown names raise UnknownAlignmentError listing the valid ones."""
     if alignment is None:
         return []
     names = alignment.split(",") if isinstance(alignment, str) else list(alignment)
@@ -91,7 +99,7 @@ def parse_alignment(alignment: str | list[str] | tuple[str, ...] | None) -> list
         return []
     unknown = sorted(set(names) - set(ALIGNMENTS))
     if unknown:
-        raise ValueError(f"unknown alignment {unknown}; valid: {', '.join(ALIGNMENTS)} (or 'none' for Zero-Shot)")
+        raise UnknownAlignmentError(unknown)
     return [name for name in ALIGNMENTS if name in names]
 
 

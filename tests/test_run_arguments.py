@@ -194,6 +194,7 @@ def test_help_lists_the_projects_options_first_in_groups_with_their_real_default
         (["--model_name_or_path", "./no_such_dir"], "--model_name_or_path ./no_such_dir: no such folder"),
         (["--model_name_or_path", "a b/c"], "neither a folder here nor a Hub model id"),
         (["--dataset", "mtod", "--data_dir", "{data}", "--target_languages", "ess"], "has no language 'ess'"),
+        (["--alignment", "none", "crossaligner"], "--alignment: alignment 'none' (Zero-Shot) cannot be combined"),
         (["--weighting", "mean"], "invalid choice: 'mean'"),
     ],
 )

@@ -461,11 +461,14 @@ def build_precompiled_charsmap(rules: dict[str, str]) -> bytes:
         labels = sorted(node)
         q = first_free
         while True:  # first base whose child slots are all free (bases must be unique)
-            if q + 512 > len(used):
+            q = used.find(0, q)  # the next free slot (a scan in C: this loop is most of the conversion's time)
+            if q < 0 or q + 512 > len(used):
+                q = len(used) if q < 0 else q
                 units.extend([0] * len(units))
                 used.extend(bytes(len(used)))
+                continue
             base = q ^ labels[0]
-            if not used[q] and base not in bases and all(not used[base ^ c] for c in labels):
+            if base not in bases and all(not used[base ^ c] for c in labels):
                 break
             q += 1
         bases.add(base)

@@ -132,3 +132,15 @@ def test_pairs_need_unique_ids_when_not_row_aligned(tiny_tokenizer):
     translation = datasets.Dataset.from_list([{"id": "same", "text": "x"}], features=TRANSLATION_FEATURES)
     with pytest.raises(ValueError, match="English ids are not unique"):
         encode_pairs(english, {"de": translation}, tiny_tokenizer, INTENTS, SLOTS, 8)
+
+
+def test_the_tokenizer_fingerprint_ignores_and_keeps_the_backends_truncation_and_padding(tiny_tokenizer):
+    from data.encoding import tokenizer_fingerprint
+
+    before = tokenizer_fingerprint(tiny_tokenizer)
+    tiny_tokenizer("a b c", truncation=True, max_length=3, padding="max_length")
+    backend = tiny_tokenizer.backend_tokenizer
+    truncation, padding = backend.truncation, backend.padding
+    assert truncation is not None and padding is not None
+    assert tokenizer_fingerprint(tiny_tokenizer) == before
+    assert (backend.truncation, backend.padding) == (truncation, padding)  # restored, not cleared

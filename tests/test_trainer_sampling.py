@@ -78,3 +78,50 @@ def test_evaluation_keeps_the_dataset_order_when_training_groups_by_length(tmp_p
     (random_scores, _, random_predictions), (grouped_scores, _, grouped_predictions) = results
     assert grouped_predictions == random_predictions
     assert grouped_scores == random_scores
+
+
+def test_a_few_batches_sorted_together_keep_batches_mixed_and_still_pad_less():
+    ids, languages, lengths = synthetic_pairs()
+    shuffled = PairSampler(ids, languages, "all", seed=3).epoch_rows(0)
+    default = PairSampler(ids, languages, "all", seed=3, lengths=lengths, batch_size=BATCH).epoch_rows(0)
+    small = PairSampler(ids, languages, "all", seed=3, lengths=lengths, batch_size=BATCH, group_batches=2)
+    rows = small.epoch_rows(0)
+    assert sorted(rows) == sorted(shuffled)
+    # Each mega-batch of 2 batches is sorted longest first (transformers then swaps the longest row of all to the
+    # very front, which only touches the first row of two mega-batches).
+    for start in range(0, len(rows), 2 * BATCH):
+        group = [lengths[row] for row in rows[start : start + 2 * BATCH]][1:]
+        assert group == sorted(group, reverse=True)
+    assert padded_tokens(default, lengths) < padded_tokens(rows, lengths) < padded_tokens(shuffled, lengths)
+
+
+def test_the_trainer_passes_how_many_batches_are_sorted_together(tmp_path, tiny_tokenizer):
+    pairs = pair_dataset(tiny_tokenizer, count=40)
+    sampler = make_trainer(
+        tmp_path, pairs, tiny_tokenizer, train_sampling_strategy="group_by_length", length_group_batches=3
+    )._get_train_sampler()
+    assert sampler.group_batches == 3
+
+
+def test_scoring_in_length_order_returns_the_rows_in_the_dataset_order(tmp_path, tiny_tokenizer):
+    """Scoring predicts the shortest examples first (less padding) and puts the rows back: the predictions are those
+    of one example at a time, in the dataset's order."""
+    spanish = labelled_dataset(tiny_tokenizer, count=30, language="es", seed=5)
+    assert len({len(ids) for ids in spanish["input_ids"]}) > 1
+    trainer = make_trainer(
+        tmp_path,
+        labelled_dataset(tiny_tokenizer, count=40, language="en"),
+        tiny_tokenizer,
+        max_steps=30,
+        learning_rate=3e-2,
+        alignment=["none"],
+    )
+    trainer.train()
+    by_batch_size = {}
+    for size in (8, 1):
+        trainer.args.per_device_eval_batch_size = size
+        by_batch_size[size] = trainer.evaluate_languages({"es": spanish})[2]["es"]
+    batched = by_batch_size[8]
+    assert len({(p["intent"], tuple(p["tags"])) for p in batched}) > 3  # a model whose predictions tell rows apart
+    assert [prediction["id"] for prediction in batched] == list(spanish["id"])
+    assert batched == by_batch_size[1]

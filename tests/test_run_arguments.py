@@ -112,12 +112,14 @@ def test_the_embedded_encoder_gets_its_recipe_and_other_checkpoints_transformers
     assert training_args.head_learning_rate == EMBEDDED_ENCODER_RECIPE["head_learning_rate"] == 4e-3
     assert script_args.freeze_word_embeddings is True and script_args.freeze_lower_layers == 0
     assert training_args.per_device_train_batch_size == 8 and training_args.num_train_epochs == 1.34
+    assert training_args.train_sampling_strategy == "group_by_length" and training_args.length_group_batches == 4
 
     other = ["--output_dir", str(tmp_path), "--model_name_or_path", str(tiny_encoder)]
     script_args, training_args = parse_arguments(other)
     assert training_args.learning_rate == 5e-5 and training_args.head_learning_rate is None
     assert script_args.freeze_word_embeddings is False and script_args.freeze_lower_layers == 0
     assert training_args.per_device_train_batch_size == 32 and training_args.num_train_epochs == 3
+    assert training_args.train_sampling_strategy == "random" and training_args.length_group_batches is None
     assert run_xnlu.head_learning_rate(training_args) == 5e-5 and run_xnlu.frozen_parameters(script_args) == "nothing"
 
     script_args, training_args = parse_arguments(

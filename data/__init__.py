@@ -18,8 +18,8 @@ from .corpus import (
     SPLITS,
     TRANSLATION_FEATURES,
     DataFormatError,
+    SkippedExamples,
     XNLUCorpus,
-    collect_skipped,
     language_dirs,
     translation_targets,
 )
@@ -79,16 +79,16 @@ def load_corpus(
         return _select(loader(data_dir=data_dir, languages=languages), splits, translation_languages)
     if data_dir is None:
         raise ValueError(f"data format {name!r} needs data_dir: the folder of the distribution")
-    with collect_skipped() as skipped:
-        corpus = loader(
-            data_dir,
-            languages=languages,
-            cache_dir=cache_dir,
-            splits=splits,
-            translation_languages=translation_languages,
-            skip_malformed=skip_malformed,
-        )
-    corpus.skipped = list(skipped)
+    skipped = SkippedExamples() if skip_malformed else None
+    corpus = loader(
+        data_dir,
+        languages=languages,
+        cache_dir=cache_dir,
+        splits=splits,
+        translation_languages=translation_languages,
+        skipped=skipped,
+    )
+    corpus.skipped = skipped.records if skipped is not None else []
     return corpus
 
 

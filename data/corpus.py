@@ -17,7 +17,6 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +140,7 @@ def cached_dataset(
     sources: Iterable[str | os.PathLike],
     features: Features,
     cache_dir: str | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
     **gen_kwargs,
 ) -> datasets.Dataset:
     """Build a Dataset from ``generator(**gen_kwargs)`` once, then reuse it from the cache.
@@ -151,14 +150,14 @@ def cached_dataset(
     unchanged files skips the reading, and because the result is backed by a cache file, later ``.map`` calls
     (the encoding) are cached too. ``gen_kwargs`` must not hold lists: datasets would take them for shards.
 
-    ``skip_malformed``: the generator's ``malformed(error)`` calls skip the example instead of raising (see
-    :func:`malformed`); the skipped lines are logged and kept beside the cache file, so that a run that loads the
-    dataset from the cache reports them too (:func:`collect_skipped`).
+    ``skipped`` (``skip_malformed``): the generator is called with ``skipped=`` too and skips its malformed examples
+    (see :func:`malformed`); they are kept beside the cache file, so that a run that loads the dataset from the
+    cache reports them too, and added to ``skipped`` either way. Without it a malformed example is an error.
     """
     sources = list(sources)
     if not sources:
         raise ValueError("cached_dataset needs at least one source file")
-    _reader.skipped = None
+    reading = _Reading(SkippedExamples() if skipped is not None else None)
     try:
         dataset = datasets.Dataset.from_generator(
             _generate,
@@ -167,7 +166,7 @@ def cached_dataset(
             gen_kwargs={
                 "generator": generator,
                 "kwargs": gen_kwargs,
-                "skip_malformed": skip_malformed,
+                "reading": reading,
                 "signature": f"{file_signature(sources)}|{code_signature(generator)}",
             },
         )
@@ -176,61 +175,61 @@ def cached_dataset(
         if isinstance(error.__cause__, DataFormatError):
             raise error.__cause__ from None
         raise
-    finally:
-        skipped, _reader.skipped, _reader.skip_malformed = _reader.skipped, None, False
     sidecar = Path(dataset.cache_files[0]["filename"] + ".skipped.json") if dataset.cache_files else None
-    if skipped is not None:  # the reader ran
+    if reading.ran:
+        records = reading.skipped.records if reading.skipped is not None else []
         if sidecar is not None:
-            sidecar.write_text(json.dumps(skipped, ensure_ascii=False), encoding="utf-8")
-    else:  # loaded from the cache: the lines skipped when the reader ran were kept beside it
-        skipped = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar is not None and sidecar.is_file() else []
-        for record in skipped:
-            logger.warning(
-                "skipped malformed example: %s, line %s: %s", record["path"], record["line"], record["reason"]
-            )
-    if _collected is not None:
-        _collected.extend(skipped)
+            sidecar.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+        if skipped is not None:
+            skipped.records.extend(records)
+    elif skipped is not None and sidecar is not None and sidecar.is_file():
+        # Loaded from the cache: the examples skipped when the reader ran were kept beside it.
+        for record in json.loads(sidecar.read_text(encoding="utf-8")):
+            skipped.add(DataFormatError(record["path"], record["line"], record["reason"]))
     return dataset
 
 
-class _ReaderState:
-    """What the reader that cached_dataset is running may do (datasets runs it in this process)."""
+@dataclass
+class _Reading:
+    """One call of cached_dataset's generator, handed to it through datasets (which runs it in this process), so
+    that what it skipped comes back, and whether it ran at all (not when the dataset came from the cache)."""
 
-    skip_malformed = False
-    skipped: list[dict] | None = None  # the lines it skipped; None until a reader runs
-
-
-_reader = _ReaderState()
-_collected: list[dict] | None = None
+    skipped: SkippedExamples | None  # None: a malformed example is an error
+    ran: bool = False
 
 
 def _generate(
-    generator: Callable[..., Iterator[dict]], kwargs: dict, skip_malformed: bool, signature: str
+    generator: Callable[..., Iterator[dict]], kwargs: dict, reading: _Reading, signature: str
 ) -> Iterator[dict]:
     # ``signature`` is unused here on purpose: it only enters the cache key that datasets derives from gen_kwargs.
-    _reader.skip_malformed, _reader.skipped = skip_malformed, []
+    reading.ran = True
+    if reading.skipped is not None:
+        kwargs = {**kwargs, "skipped": reading.skipped}
     yield from generator(**kwargs)
 
 
-def malformed(error: DataFormatError) -> None:
-    """Called by a reader for an example it cannot read: raises ``error``, unless the dataset is being built with
-    ``skip_malformed``, in which case the example is skipped, logged with file, line and reason, and recorded."""
-    if not _reader.skip_malformed:
+class SkippedExamples:
+    """The malformed examples skipped while reading with ``skip_malformed``: ``{"path", "line", "reason"}`` each.
+
+    A reader given one (its ``skipped`` argument) skips its malformed examples into it (see :func:`malformed`); a
+    reader given none stops at the first with its DataFormatError.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def add(self, error: DataFormatError) -> None:
+        """Skip the example of ``error``: logged with file, line and reason, and recorded."""
+        logger.warning("skipped malformed example: %s", error)
+        self.records.append({"path": error.path, "line": error.line, "reason": error.reason})
+
+
+def malformed(error: DataFormatError, skipped: SkippedExamples | None) -> None:
+    """Called by a reader for an example it cannot read: raises ``error``, unless the reader skips malformed
+    examples into ``skipped`` (``skip_malformed``)."""
+    if skipped is None:
         raise error
-    logger.warning("skipped malformed example: %s", error)
-    _reader.skipped.append({"path": error.path, "line": error.line, "reason": error.reason})
-
-
-@contextmanager
-def collect_skipped() -> Iterator[list[dict]]:
-    """Collects ``{"path", "line", "reason"}`` of every example skipped by the datasets built inside the block,
-    whether their reader ran now or they came from the cache."""
-    global _collected
-    previous, _collected = _collected, []
-    try:
-        yield _collected
-    finally:
-        _collected = previous
+    skipped.add(error)
 
 
 def read_line_aligned_translations(
@@ -460,19 +459,21 @@ def split_words(text: str, spans: list[tuple[str, int, int]]) -> list[tuple[int,
     return offsets
 
 
-def json_lines(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+def json_lines(path: str | os.PathLike, *, skipped: SkippedExamples | None) -> Iterator[tuple[int, dict]]:
     """(line number, object) of each non-blank line of a JSON-lines file; a line that is no JSON object goes to
-    :func:`malformed` (an error, or skipped with ``skip_malformed``)."""
+    :func:`malformed` (an error, or skipped into ``skipped``)."""
     for line_number, line in text_lines(path):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except ValueError as error:
-            malformed(DataFormatError(path, line_number, f"not JSON ({error}): expected one JSON object per line"))
+            malformed(
+                DataFormatError(path, line_number, f"not JSON ({error}): expected one JSON object per line"), skipped
+            )
             continue
         if not isinstance(record, dict):
-            malformed(DataFormatError(path, line_number, "expected a JSON object"))
+            malformed(DataFormatError(path, line_number, "expected a JSON object"), skipped)
             continue
         yield line_number, record
 
@@ -487,7 +488,7 @@ def labelled_splits(
     paths: Mapping[str, Path],
     language: str,
     cache_dir: str | None,
-    skip_malformed: bool,
+    skipped: SkippedExamples | None,
 ) -> datasets.DatasetDict:
     """The labelled examples of each split file of one language, ``reader(path=..., language=..., split=...)``,
     through the cache (:func:`cached_dataset`)."""
@@ -498,7 +499,7 @@ def labelled_splits(
                 [path],
                 EXAMPLE_FEATURES,
                 cache_dir,
-                skip_malformed,
+                skipped,
                 path=str(path),
                 language=language,
                 split=split,
@@ -512,10 +513,12 @@ def parsed_examples(
     path: str | os.PathLike,
     records: Iterable[tuple[int, object]],
     parse: Callable[[int, object, int], dict],
+    *,
+    skipped: SkippedExamples | None,
     missing: str | None = None,
 ) -> Iterator[dict]:
     """The examples ``parse(line number, record, index)`` makes of a file's (line number, record) pairs, in order. A
-    malformed one (DataFormatError) goes to :func:`malformed`: an error, or skipped with ``skip_malformed``.
+    malformed one (DataFormatError) goes to :func:`malformed`: an error, or skipped into ``skipped``.
     ``index`` counts every record, skipped ones included, so that default ids never depend on what was skipped. No
     record at all is an error (``missing``: its message; default: an empty file)."""
     count = 0
@@ -523,7 +526,7 @@ def parsed_examples(
         try:
             yield parse(line_number, record, count - 1)
         except DataFormatError as error:
-            malformed(error)
+            malformed(error, skipped)
     if count == 0 and missing is not None:
         raise DataFormatError(path, None, missing)
     ensure_not_empty(path, count)

@@ -32,6 +32,7 @@ from pathlib import Path
 from .corpus import (
     TRANSLATION_FEATURES,
     DataFormatError,
+    SkippedExamples,
     XNLUCorpus,
     cached_dataset,
     folder_translations,
@@ -59,7 +60,7 @@ def load_mtop(
     cache_dir: str | None = None,
     splits: Mapping[str, Iterable[str]] | None = None,
     translation_languages: Iterable[str] | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
     labelled = {}
@@ -68,7 +69,7 @@ def load_mtop(
             split: require_file(folder / SPLIT_FILES[split], f"MTOP {split} split of {lang!r}")
             for split in requested_splits(splits, lang)
         }
-        labelled[lang] = labelled_splits(read_mtop, paths, lang, cache_dir, skip_malformed)
+        labelled[lang] = labelled_splits(read_mtop, paths, lang, cache_dir, skipped)
     wanted = translation_targets(folders, "en", translation_languages)
     # Line-aligned files where the distribution has them; the others fall back to pairing by id.
     translations = folder_translations(
@@ -90,13 +91,14 @@ def load_mtop(
     return XNLUCorpus("mtop", labelled, translations)
 
 
-def read_mtop(path: str, language: str, split: str) -> Iterator[dict]:
+def read_mtop(path: str, language: str, split: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """Examples of one MTOP split file, in file order. Ids of 7-column files number the lines with an example,
     skipped malformed ones included."""
     yield from parsed_examples(
         path,
         _lines(path),
         lambda line, text, index: _example(path, line, text, f"{language}-{split}-{index}", language),
+        skipped=skipped,
     )
 
 
@@ -118,7 +120,7 @@ def read_mtop_utterances(path: str, language: str) -> Iterator[dict]:
         example_id, _, _, text, _ = _fields(_columns(path, line_number, line), f"{language}-train-{index}")
         return {"id": example_id, "text": text}
 
-    yield from parsed_examples(path, _lines(path), utterance)
+    yield from parsed_examples(path, _lines(path), utterance, skipped=None)
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:

@@ -23,7 +23,8 @@ from datasets.fingerprint import Hasher
 
 from modeling_crossaligner import bio_to_io, word_units
 
-from .corpus import EXAMPLE_FEATURES, arrow_column, code_signature
+from .cache import code_signature
+from .corpus import EXAMPLE_FEATURES, arrow_column
 
 logger = logging.getLogger(__name__)
 

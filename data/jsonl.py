@@ -17,27 +17,19 @@ from pathlib import Path
 
 import datasets
 
-from .corpus import (
-    SPLITS,
-    TRANSLATION_FEATURES,
-    DataFormatError,
+from .cache import cached_dataset, labelled_splits
+from .corpus import SPLITS, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus, make_example
+from .reading import (
     SkippedExamples,
-    XNLUCorpus,
-    cached_dataset,
     ensure_not_empty,
     json_lines,
-    labelled_splits,
     language_dirs,
-    make_example,
     malformed,
-    outermost_spans,
     parsed_examples,
     require_file,
-    spans_to_bio,
-    split_words,
-    translation_targets,
-    translations_by_id,
 )
+from .spans import outermost_spans, spans_to_bio, split_words
+from .translations import translation_targets, translations_by_id
 
 logger = logging.getLogger(__name__)
 

@@ -22,26 +22,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    SPLITS,
-    TRANSLATION_FEATURES,
-    DataFormatError,
-    SkippedExamples,
-    XNLUCorpus,
-    cached_dataset,
-    ensure_not_empty,
-    json_lines,
-    labelled_splits,
-    make_example,
-    malformed,
-    outermost_spans,
-    parsed_examples,
-    requested_splits,
-    spans_to_bio,
-    split_words,
-    translation_targets,
-    translations_by_id,
-)
+from .cache import cached_dataset, labelled_splits
+from .corpus import SPLITS, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus, make_example
+from .reading import SkippedExamples, ensure_not_empty, json_lines, malformed, parsed_examples, requested_splits
+from .spans import outermost_spans, spans_to_bio, split_words
+from .translations import translation_targets, translations_by_id
 
 SLOT = re.compile(r"\[([^\[\]:]+):([^\[\]]*)\]")  # [type : value]; a value may hold ":" (10:30), never brackets
 FIELDS = ("intent", "utt", "annot_utt")  # besides id and partition, what an example needs

@@ -34,20 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Features
 
-from .corpus import (
-    EXAMPLE_FEATURES,
-    TRANSLATION_FEATURES,
-    DataFormatError,
-    SkippedExamples,
-    XNLUCorpus,
-    cached_dataset,
-    json_lines,
-    parsed_examples,
-    requested_splits,
-    translation_targets,
-    translations_by_id,
-)
+from .cache import cached_dataset
+from .corpus import EXAMPLE_FEATURES, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus
 from .massive import ALIGNED_NEEDS_TRAIN, massive_example, massive_utterance, requested_locales
+from .reading import SkippedExamples, json_lines, parsed_examples, requested_splits
+from .translations import translation_targets, translations_by_id
 
 EXPORT_SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # the export's split -> the split read
 COLUMNS = ("id", "locale", "intent", "utt", "annot_utt")  # what the reader uses

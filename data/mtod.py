@@ -19,19 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    DataFormatError,
-    SkippedExamples,
-    XNLUCorpus,
-    blank_line_blocks,
-    folder_translations,
-    labelled_splits,
-    language_dirs,
-    make_example,
-    parsed_examples,
-    requested_splits,
-    require_file,
-)
+from .cache import labelled_splits
+from .corpus import DataFormatError, XNLUCorpus, make_example
+from .reading import SkippedExamples, blank_line_blocks, language_dirs, parsed_examples, requested_splits, require_file
+from .translations import folder_translations
 
 NO_LABEL = "NoLabel"  # MTOD's spelling of the O tag
 

@@ -29,26 +29,19 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    TRANSLATION_FEATURES,
-    DataFormatError,
+from .cache import cached_dataset, labelled_splits
+from .corpus import TRANSLATION_FEATURES, DataFormatError, XNLUCorpus, make_example
+from .reading import (
     SkippedExamples,
-    XNLUCorpus,
-    cached_dataset,
-    folder_translations,
-    labelled_splits,
     language_dirs,
-    make_example,
-    outermost_spans,
     parsed_examples,
     requested_splits,
     require_file,
-    spans_to_bio,
     tab_columns,
     text_lines,
-    translation_targets,
-    translations_by_id,
 )
+from .spans import outermost_spans, spans_to_bio
+from .translations import folder_translations, translation_targets, translations_by_id
 
 SPLIT_FILES = {"train": "train.txt", "dev": "eval.txt", "test": "test.txt"}
 TRANSLATION_FILE = "train.tsv"

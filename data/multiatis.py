@@ -15,20 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    DataFormatError,
+from .cache import labelled_splits
+from .corpus import DataFormatError, XNLUCorpus, make_example
+from .reading import (
     SkippedExamples,
-    XNLUCorpus,
-    folder_translations,
-    labelled_splits,
     language_dirs,
-    make_example,
     parsed_examples,
     requested_splits,
     require_file,
     tab_columns,
     text_lines,
 )
+from .translations import folder_translations
 
 HEADER = ["id", "utterance", "slot_labels", "intent"]
 

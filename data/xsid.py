@@ -26,17 +26,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    DataFormatError,
-    SkippedExamples,
-    XNLUCorpus,
-    blank_line_blocks,
-    labelled_splits,
-    make_example,
-    parsed_examples,
-    translation_targets,
-)
+from .cache import labelled_splits
+from .corpus import DataFormatError, XNLUCorpus, make_example
 from .jsonl import translation_files
+from .reading import SkippedExamples, blank_line_blocks, parsed_examples
+from .translations import translation_targets
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from modeling_crossaligner import bio_to_io, word_units
 
 from .cache import code_signature
 from .corpus import EXAMPLE_FEATURES, arrow_column
+from .translations import join_by_id
 
 logger = logging.getLogger(__name__)
 
@@ -341,8 +342,7 @@ def _match_translations(
             f"{language} translations are not row-aligned with the English training set, and the English ids "
             "are not unique, so they cannot be joined by id"
         )
-    translation_row = {example_id: row for row, example_id in enumerate(translation_ids)}
-    english_rows = [row for row, example_id in enumerate(english_ids) if example_id in translation_row]
+    english_rows, translation_rows = join_by_id(english_ids, translation_ids)
     if len(english_rows) < len(english_ids):
         logger.warning(
             "%d of %d English training examples have no %s translation and are not paired with %s",
@@ -351,7 +351,7 @@ def _match_translations(
             language,
             language,
         )
-    return english_rows, [translation_row[english_ids[row]] for row in english_rows]
+    return english_rows, translation_rows
 
 
 def _describe(dataset: datasets.Dataset) -> str:

@@ -96,16 +96,23 @@ def translations_by_id(
     For distributions that are parallel by id (MASSIVE, MTOP without ``train.tsv``). English examples without
     a translation are reported here; pairing then joins by id.
     """
-    row_of: dict[str, int] = {}
-    for row, example_id in enumerate(arrow_column(candidates, "id").to_pylist()):
-        row_of.setdefault(example_id, row)
     english_ids = arrow_column(english_train, "id").to_pylist()
-    rows = [row_of[example_id] for example_id in english_ids if example_id in row_of]
-    if len(rows) < len(english_ids):
+    english_rows, rows = join_by_id(english_ids, arrow_column(candidates, "id").to_pylist())
+    if len(english_rows) < len(english_ids):
         logger.warning(
             "%d of %d English training examples have no %s example with the same id (no translation for them)",
-            len(english_ids) - len(rows),
+            len(english_ids) - len(english_rows),
             len(english_ids),
             language,
         )
     return candidates.select(rows)
+
+
+def join_by_id(english_ids: list[str], translation_ids: list[str]) -> tuple[list[int], list[int]]:
+    """(English rows, translation rows) of the English examples that have a translation with their id, in English
+    order; of several translations with one id, the first."""
+    translation_row: dict[str, int] = {}
+    for row, example_id in enumerate(translation_ids):
+        translation_row.setdefault(example_id, row)
+    english_rows = [row for row, example_id in enumerate(english_ids) if example_id in translation_row]
+    return english_rows, [translation_row[english_ids[row]] for row in english_rows]

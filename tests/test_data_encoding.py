@@ -144,3 +144,10 @@ def test_the_tokenizer_fingerprint_ignores_and_keeps_the_backends_truncation_and
     assert truncation is not None and padding is not None
     assert tokenizer_fingerprint(tiny_tokenizer) == before
     assert (backend.truncation, backend.padding) == (truncation, padding)  # restored, not cleared
+
+
+def test_translations_join_their_english_rows_by_id_in_english_order():
+    from data.translations import join_by_id
+
+    # English "b" has no translation; of the two translations of "a", the first is taken.
+    assert join_by_id(["a", "b", "c"], ["c", "a", "x", "a"]) == ([0, 2], [1, 0])

@@ -92,7 +92,8 @@ def encode_labelled(
     (per token: the word's IO label id on its first text-carrying sub-word, -100 elsewhere and for slot types
     not in ``slot_labels``), word_token_index (per word: the token carrying its label, -1 if truncated away)
     and truncated (the example lost tokens to ``max_seq_length``, which counts <s> and </s>). The original
-    columns stay, so predictions can be scored against the original BIO gold.
+    columns stay, so predictions can be scored against the original BIO gold: an intent or slot type the label lists
+    lack (a test-only label) stays gold and counts as a miss; ``unseen_labels`` lists them.
 
     For Zero-Shot training pass the English training set; for the Target Language baseline, the concatenated
     training sets of the languages trained on (``XNLUCorpus.train_examples``).
@@ -231,7 +232,6 @@ def _cached_map(
 
 def _encode_labelled(dataset, tokenizer, tokenizer_hash, intent_labels, slot_labels, max_seq_length):
     name = _describe(dataset)
-    _warn_unseen_labels(dataset, intent_labels, slot_labels, name)
     encoded = _cached_map(
         dataset,
         _encode_labelled_batch,
@@ -362,7 +362,10 @@ def _describe(dataset: datasets.Dataset) -> str:
 def unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels) -> dict[str, dict[str, int]]:
     """Intents and slot types of labelled examples that are not in the label lists (a model trained on other data
     cannot predict them), each with the number of examples that have it: ``{"intents": {...}, "slot_types": {...}}``,
-    only the kinds that have some ({} when every label is known)."""
+    only the kinds that have some ({} when every label is known).
+
+    The one scan for such labels: encoding does not look for them (it gives them -100), so a caller that reports
+    them calls this once per set it scores."""
     known_intents, known_types = set(intent_labels), set(slot_labels)
     intents = Counter(intent for intent in arrow_column(dataset, "intent").to_pylist() if intent not in known_intents)
     slot_types = Counter(
@@ -372,18 +375,6 @@ def unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels) -> dict
     )
     found = {"intents": dict(sorted(intents.items())), "slot_types": dict(sorted(slot_types.items()))}
     return {kind: counts for kind, counts in found.items() if counts}
-
-
-def _warn_unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels, name: str) -> None:
-    """Intents and slot types absent from the label lists (test-only labels) are kept as gold: they count as misses."""
-    unseen = unseen_labels(dataset, intent_labels, slot_labels)
-    if unseen:
-        logger.warning(
-            "%s: labels not in the model's label set, kept as gold (the model cannot predict them; examples per "
-            "label): %s",
-            name,
-            unseen,
-        )
 
 
 def _report_truncation(encoded: datasets.Dataset, max_seq_length: int, name: str) -> None:

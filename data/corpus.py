@@ -76,10 +76,6 @@ class XNLUCorpus:
         bio_tags = self._train_values(train_languages, "tags")
         return ["O"] + sorted(set(bio_to_io(sorted(bio_tags))) - {"O"})
 
-    def train_examples(self, languages: Iterable[str] = ("en",)) -> datasets.Dataset:
-        """The training splits of ``languages`` in one Dataset (training without translations)."""
-        return datasets.concatenate_datasets([self.labelled[lang]["train"] for lang in languages])
-
     def target_languages(self) -> list[str]:
         """Languages other than the source language that have a test split, sorted."""
         return sorted(

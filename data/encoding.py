@@ -95,8 +95,8 @@ def encode_labelled(
     columns stay, so predictions can be scored against the original BIO gold: an intent or slot type the label lists
     lack (a test-only label) stays gold and counts as a miss; ``unseen_labels`` lists them.
 
-    For Zero-Shot training pass the English training set; for the Target Language baseline, the concatenated
-    training sets of the languages trained on (``XNLUCorpus.train_examples``).
+    For Zero-Shot training pass the English training set; for the Target Language baseline, the training sets of
+    the languages trained on.
     """
     _check_tokenizer(tokenizer, max_seq_length)
     tokenizer_hash = tokenizer_fingerprint(tokenizer)

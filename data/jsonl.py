@@ -11,7 +11,6 @@ and ``id`` is optional (default ``<lang>-<split>-<index>``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -29,9 +28,7 @@ from .reading import (
     require_file,
 )
 from .spans import outermost_spans, spans_to_bio, split_words
-from .translations import translation_targets, translations_by_id
-
-logger = logging.getLogger(__name__)
+from .translations import translation_files, translation_targets, translations_by_id
 
 TRANSLATION_FILE = "translations.jsonl"
 
@@ -63,11 +60,11 @@ def load_jsonl(
     if "en" in labelled and "train" in labelled["en"]:
         targets = translation_targets(folders, "en", translation_languages)
         paths = {lang: folders[lang] / TRANSLATION_FILE for lang in targets}
-        translations = translation_files(paths, labelled["en"]["train"], cache_dir, skipped)
+        translations = jsonl_translations(paths, labelled["en"]["train"], cache_dir, skipped)
     return XNLUCorpus("jsonl", labelled, translations)
 
 
-def translation_files(
+def jsonl_translations(
     paths: Mapping[str, Path],
     english_train: datasets.Dataset,
     cache_dir: str | None,
@@ -75,14 +72,12 @@ def translation_files(
 ) -> dict[str, datasets.Dataset]:
     """Language -> its translations of ``english_train``, from files of ``{"id", "text"}`` lines (this format's and
     xSID's): the rows whose id is an English training id, in English order. A missing file is logged."""
-    translations = {}
-    for lang, path in paths.items():
-        if not path.is_file():
-            logger.warning("no translations for %s: %s is missing (aligned training cannot use %s)", lang, path, lang)
-            continue
+
+    def read(lang: str, path: Path) -> datasets.Dataset:
         candidates = cached_dataset(read_translations, [path], TRANSLATION_FEATURES, cache_dir, skipped, path=str(path))
-        translations[lang] = translations_by_id(candidates, english_train, lang)
-    return translations
+        return translations_by_id(candidates, english_train, lang)
+
+    return translation_files(paths, read)
 
 
 def read_labelled(path: str, language: str, split: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import datasets
@@ -53,11 +53,22 @@ def folder_translations(
     if source_language not in labelled or "train" not in labelled[source_language]:
         logger.info("no %s training data loaded: translations are not read", source_language)
         return {}
+    english_train = labelled[source_language]["train"]
+    return translation_files(
+        {lang: folders[lang] / filename for lang in wanted},
+        lambda lang, path: read_line_aligned_translations(path, english_train, cache_dir),
+    )
+
+
+def translation_files(
+    paths: Mapping[str, Path], read: Callable[[str, Path], datasets.Dataset]
+) -> dict[str, datasets.Dataset]:
+    """Language -> ``read(language, path)`` of its translation file; a language whose file is missing is logged and
+    left out."""
     translations = {}
-    for lang in wanted:
-        path = folders[lang] / filename
+    for lang, path in paths.items():
         if path.is_file():
-            translations[lang] = read_line_aligned_translations(path, labelled[source_language]["train"], cache_dir)
+            translations[lang] = read(lang, path)
         else:
             logger.warning("no translations for %s: %s is missing (aligned training cannot use %s)", lang, path, lang)
     return translations

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .cache import labelled_splits
 from .corpus import DataFormatError, XNLUCorpus, make_example
-from .jsonl import translation_files
+from .jsonl import jsonl_translations
 from .reading import SkippedExamples, blank_line_blocks, parsed_examples
 from .translations import translation_targets
 
@@ -59,7 +59,7 @@ def load_xsid(
     if "en" in labelled and "train" in labelled["en"]:
         targets = translation_targets(found, "en", translation_languages)
         paths = {lang: root / TRANSLATION_FILE.format(lang=lang) for lang in targets}
-        translations = translation_files(paths, labelled["en"]["train"], cache_dir, skipped)
+        translations = jsonl_translations(paths, labelled["en"]["train"], cache_dir, skipped)
     return XNLUCorpus("xsid", labelled, translations)
 
 

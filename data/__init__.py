@@ -1,12 +1,12 @@
 """Dataset readers and encoding of CrossAligner XNLU.
 
 An application package: not installed, imported as ``data`` from the repository root. ``load_corpus`` reads one of
-the formats (described in ``data/FORMATS.md``) with its module (``mtod.py``, ``multiatis.py``, ``mtop.py``,
-``massive.py`` with ``massive_hub.py``, ``jsonl.py``, ``xsid.py``; ``home_assistant.py`` generates the default corpus)
-into an ``XNLUCorpus`` (``corpus.py``: the container, the example schema and ``DataFormatError``). The readers share
-``reading.py`` (lines, records, malformed examples), ``spans.py`` (spans to BIO tags), ``cache.py`` (the on-disk cache
-of parsed datasets) and ``translations.py`` (translations and their English rows); ``encoding.py`` turns the
-datasets into model inputs.
+the formats (described in ``data/FORMATS.md``) into an ``XNLUCorpus`` (``corpus.py``: the container, the example
+schema and ``DataFormatError``), each with its module: ``mtod.py``, ``multiatis.py``, ``mtop.py``, ``massive.py`` (with
+``massive_hub.py``), ``jsonl.py``, ``xsid.py``; ``home_assistant.py`` generates the default corpus (with
+``home_assistant_grammar.py`` and ``home_assistant_values.py``). The readers share ``reading.py`` (lines, records,
+malformed examples), ``spans.py`` (spans to BIO tags), ``cache.py`` (the on-disk cache of parsed datasets) and
+``translations.py`` (translations and their English rows); ``encoding.py`` turns the datasets into model inputs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
 """Dataset readers and encoding of CrossAligner XNLU.
 
-An application package: not installed, imported as ``data`` from the repository root. Every reader returns an
-``XNLUCorpus`` (see ``data/corpus.py``); ``data/encoding.py`` turns its datasets into model inputs. The formats
-are described in ``data/FORMATS.md``.
+An application package: not installed, imported as ``data`` from the repository root. ``load_corpus`` reads one of
+the formats (described in ``data/FORMATS.md``) into an ``XNLUCorpus`` (``corpus.py``: the container, the example
+schema and ``DataFormatError``), each with its module: ``mtod.py``, ``multiatis.py``, ``mtop.py``, ``massive.py`` (with
+``massive_hub.py``), ``jsonl.py``, ``xsid.py``; ``home_assistant.py`` generates the default corpus (with
+``home_assistant_grammar.py`` and ``home_assistant_values.py``). The readers share ``reading.py`` (lines, records,
+malformed examples), ``spans.py`` (spans to BIO tags), ``cache.py`` (the on-disk cache of parsed datasets) and
+``translations.py`` (translations and their English rows); ``encoding.py`` turns the datasets into model inputs.
 """
 
 from __future__ import annotations
@@ -13,17 +17,10 @@ from pathlib import Path
 
 from datasets import DatasetDict
 
-from .corpus import (
-    EXAMPLE_FEATURES,
-    SPLITS,
-    TRANSLATION_FEATURES,
-    DataFormatError,
-    XNLUCorpus,
-    collect_skipped,
-    language_dirs,
-    translation_targets,
-)
+from .corpus import EXAMPLE_FEATURES, SPLITS, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus
 from .encoding import encode_labelled, encode_pairs, first_text_piece_index
+from .reading import SkippedExamples, language_dirs
+from .translations import translation_targets
 
 # Format name -> (module, loader). Modules are imported on first use, so a reader's own dependencies
 # (and the Home Assistant reader, maintained separately) cost nothing until that format is loaded.
@@ -79,16 +76,16 @@ def load_corpus(
         return _select(loader(data_dir=data_dir, languages=languages), splits, translation_languages)
     if data_dir is None:
         raise ValueError(f"data format {name!r} needs data_dir: the folder of the distribution")
-    with collect_skipped() as skipped:
-        corpus = loader(
-            data_dir,
-            languages=languages,
-            cache_dir=cache_dir,
-            splits=splits,
-            translation_languages=translation_languages,
-            skip_malformed=skip_malformed,
-        )
-    corpus.skipped = list(skipped)
+    skipped = SkippedExamples() if skip_malformed else None
+    corpus = loader(
+        data_dir,
+        languages=languages,
+        cache_dir=cache_dir,
+        splits=splits,
+        translation_languages=translation_languages,
+        skipped=skipped,
+    )
+    corpus.skipped = skipped.records if skipped is not None else []
     return corpus
 
 

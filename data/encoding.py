@@ -23,7 +23,9 @@ from datasets.fingerprint import Hasher
 
 from modeling_crossaligner import bio_to_io, word_units
 
-from .corpus import EXAMPLE_FEATURES, arrow_column, code_signature
+from .cache import code_signature
+from .corpus import EXAMPLE_FEATURES, arrow_column
+from .translations import join_by_id
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +92,11 @@ def encode_labelled(
     (per token: the word's IO label id on its first text-carrying sub-word, -100 elsewhere and for slot types
     not in ``slot_labels``), word_token_index (per word: the token carrying its label, -1 if truncated away)
     and truncated (the example lost tokens to ``max_seq_length``, which counts <s> and </s>). The original
-    columns stay, so predictions can be scored against the original BIO gold.
+    columns stay, so predictions can be scored against the original BIO gold: an intent or slot type the label lists
+    lack (a test-only label) stays gold and counts as a miss; ``unseen_labels`` lists them.
 
-    For Zero-Shot training pass the English training set; for the Target Language baseline, the concatenated
-    training sets of the languages trained on (``XNLUCorpus.train_examples``).
+    For Zero-Shot training pass the English training set; for the Target Language baseline, the training sets of
+    the languages trained on.
     """
     _check_tokenizer(tokenizer, max_seq_length)
     tokenizer_hash = tokenizer_fingerprint(tokenizer)
@@ -229,7 +232,6 @@ def _cached_map(
 
 def _encode_labelled(dataset, tokenizer, tokenizer_hash, intent_labels, slot_labels, max_seq_length):
     name = _describe(dataset)
-    _warn_unseen_labels(dataset, intent_labels, slot_labels, name)
     encoded = _cached_map(
         dataset,
         _encode_labelled_batch,
@@ -340,8 +342,7 @@ def _match_translations(
             f"{language} translations are not row-aligned with the English training set, and the English ids "
             "are not unique, so they cannot be joined by id"
         )
-    translation_row = {example_id: row for row, example_id in enumerate(translation_ids)}
-    english_rows = [row for row, example_id in enumerate(english_ids) if example_id in translation_row]
+    english_rows, translation_rows = join_by_id(english_ids, translation_ids)
     if len(english_rows) < len(english_ids):
         logger.warning(
             "%d of %d English training examples have no %s translation and are not paired with %s",
@@ -350,7 +351,7 @@ def _match_translations(
             language,
             language,
         )
-    return english_rows, [translation_row[english_ids[row]] for row in english_rows]
+    return english_rows, translation_rows
 
 
 def _describe(dataset: datasets.Dataset) -> str:
@@ -361,7 +362,10 @@ def _describe(dataset: datasets.Dataset) -> str:
 def unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels) -> dict[str, dict[str, int]]:
     """Intents and slot types of labelled examples that are not in the label lists (a model trained on other data
     cannot predict them), each with the number of examples that have it: ``{"intents": {...}, "slot_types": {...}}``,
-    only the kinds that have some ({} when every label is known)."""
+    only the kinds that have some ({} when every label is known).
+
+    The one scan for such labels: encoding does not look for them (it gives them -100), so a caller that reports
+    them calls this once per set it scores."""
     known_intents, known_types = set(intent_labels), set(slot_labels)
     intents = Counter(intent for intent in arrow_column(dataset, "intent").to_pylist() if intent not in known_intents)
     slot_types = Counter(
@@ -371,18 +375,6 @@ def unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels) -> dict
     )
     found = {"intents": dict(sorted(intents.items())), "slot_types": dict(sorted(slot_types.items()))}
     return {kind: counts for kind, counts in found.items() if counts}
-
-
-def _warn_unseen_labels(dataset: datasets.Dataset, intent_labels, slot_labels, name: str) -> None:
-    """Intents and slot types absent from the label lists (test-only labels) are kept as gold: they count as misses."""
-    unseen = unseen_labels(dataset, intent_labels, slot_labels)
-    if unseen:
-        logger.warning(
-            "%s: labels not in the model's label set, kept as gold (the model cannot predict them; examples per "
-            "label): %s",
-            name,
-            unseen,
-        )
 
 
 def _report_truncation(encoded: datasets.Dataset, max_seq_length: int, name: str) -> None:

@@ -11,34 +11,24 @@ and ``id`` is optional (default ``<lang>-<split>-<index>``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import datasets
 
-from .corpus import (
-    SPLITS,
-    TRANSLATION_FEATURES,
-    DataFormatError,
-    XNLUCorpus,
-    cached_dataset,
+from .cache import cached_dataset, labelled_splits
+from .corpus import SPLITS, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus, make_example
+from .reading import (
+    SkippedExamples,
     ensure_not_empty,
     json_lines,
-    labelled_splits,
     language_dirs,
-    make_example,
     malformed,
-    outermost_spans,
     parsed_examples,
     require_file,
-    spans_to_bio,
-    split_words,
-    translation_targets,
-    translations_by_id,
 )
-
-logger = logging.getLogger(__name__)
+from .spans import outermost_spans, spans_to_bio, split_words
+from .translations import translation_files, translation_targets, translations_by_id
 
 TRANSLATION_FILE = "translations.jsonl"
 
@@ -49,7 +39,7 @@ def load_jsonl(
     cache_dir: str | None = None,
     splits: Mapping[str, Iterable[str]] | None = None,
     translation_languages: Iterable[str] | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
     labelled = {}
@@ -65,39 +55,39 @@ def load_jsonl(
                 raise FileNotFoundError(
                     f"{folder}: no labelled data: expected train.jsonl, dev.jsonl and/or test.jsonl"
                 )
-        labelled[lang] = labelled_splits(read_labelled, paths, lang, cache_dir, skip_malformed)
+        labelled[lang] = labelled_splits(read_labelled, paths, lang, cache_dir, skipped)
     translations = {}
     if "en" in labelled and "train" in labelled["en"]:
         targets = translation_targets(folders, "en", translation_languages)
         paths = {lang: folders[lang] / TRANSLATION_FILE for lang in targets}
-        translations = translation_files(paths, labelled["en"]["train"], cache_dir, skip_malformed)
+        translations = jsonl_translations(paths, labelled["en"]["train"], cache_dir, skipped)
     return XNLUCorpus("jsonl", labelled, translations)
 
 
-def translation_files(
-    paths: Mapping[str, Path], english_train: datasets.Dataset, cache_dir: str | None, skip_malformed: bool
+def jsonl_translations(
+    paths: Mapping[str, Path],
+    english_train: datasets.Dataset,
+    cache_dir: str | None,
+    skipped: SkippedExamples | None,
 ) -> dict[str, datasets.Dataset]:
     """Language -> its translations of ``english_train``, from files of ``{"id", "text"}`` lines (this format's and
     xSID's): the rows whose id is an English training id, in English order. A missing file is logged."""
-    translations = {}
-    for lang, path in paths.items():
-        if not path.is_file():
-            logger.warning("no translations for %s: %s is missing (aligned training cannot use %s)", lang, path, lang)
-            continue
-        candidates = cached_dataset(
-            read_translations, [path], TRANSLATION_FEATURES, cache_dir, skip_malformed, path=str(path)
-        )
-        translations[lang] = translations_by_id(candidates, english_train, lang)
-    return translations
+
+    def read(lang: str, path: Path) -> datasets.Dataset:
+        candidates = cached_dataset(read_translations, [path], TRANSLATION_FEATURES, cache_dir, skipped, path=str(path))
+        return translations_by_id(candidates, english_train, lang)
+
+    return translation_files(paths, read)
 
 
-def read_labelled(path: str, language: str, split: str) -> Iterator[dict]:
+def read_labelled(path: str, language: str, split: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """Labelled examples of one file. Default ids number the lines with an example, skipped malformed ones
     included."""
     yield from parsed_examples(
         path,
-        json_lines(path),
+        json_lines(path, skipped=skipped),
         lambda line, record, index: _example(path, line, record, f"{language}-{split}-{index}", language),
+        skipped=skipped,
     )
 
 
@@ -127,13 +117,14 @@ def _example(path: str, line_number: int, record: dict, default_id: str, languag
     return make_example(path, line_number, example_id, language, words, tags, str(record.get("intent", "")))
 
 
-def read_translations(path: str) -> Iterator[dict]:
+def read_translations(path: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     count = 0
-    for line_number, record in json_lines(path):
+    for line_number, record in json_lines(path, skipped=skipped):
         count += 1
         if not isinstance(record.get("id"), (str, int)) or not isinstance(record.get("text"), str):
             malformed(
-                DataFormatError(path, line_number, 'expected {"id": <English training id>, "text": <translation>}')
+                DataFormatError(path, line_number, 'expected {"id": <English training id>, "text": <translation>}'),
+                skipped,
             )
             continue
         yield {"id": str(record["id"]), "text": record["text"]}

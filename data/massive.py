@@ -22,25 +22,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    SPLITS,
-    TRANSLATION_FEATURES,
-    DataFormatError,
-    XNLUCorpus,
-    cached_dataset,
-    ensure_not_empty,
-    json_lines,
-    labelled_splits,
-    make_example,
-    malformed,
-    outermost_spans,
-    parsed_examples,
-    requested_splits,
-    spans_to_bio,
-    split_words,
-    translation_targets,
-    translations_by_id,
-)
+from .cache import cached_dataset, labelled_splits
+from .corpus import SPLITS, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus, make_example
+from .reading import SkippedExamples, ensure_not_empty, json_lines, malformed, parsed_examples, requested_splits
+from .spans import outermost_spans, spans_to_bio, split_words
+from .translations import translation_targets, translations_by_id
 
 SLOT = re.compile(r"\[([^\[\]:]+):([^\[\]]*)\]")  # [type : value]; a value may hold ":" (10:30), never brackets
 FIELDS = ("intent", "utt", "annot_utt")  # besides id and partition, what an example needs
@@ -57,20 +43,18 @@ def load_massive(
     cache_dir: str | None = None,
     splits: Mapping[str, Iterable[str]] | None = None,
     translation_languages: Iterable[str] | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
     """The raw release, or the Hub's export when ``data_dir`` holds one (see ``massive_hub.py``)."""
     from .massive_hub import export_parts, load_massive_export  # here: massive_hub builds on this module
 
     parts = export_parts(Path(data_dir))
     if parts:
-        return load_massive_export(
-            Path(data_dir), parts, languages, cache_dir, splits, translation_languages, skip_malformed
-        )
+        return load_massive_export(Path(data_dir), parts, languages, cache_dir, splits, translation_languages, skipped)
     files = locale_files(Path(data_dir), languages)
     labelled = {
         lang: labelled_splits(
-            read_massive, dict.fromkeys(requested_splits(splits, lang), path), lang, cache_dir, skip_malformed
+            read_massive, dict.fromkeys(requested_splits(splits, lang), path), lang, cache_dir, skipped
         )  # fmt: skip
         for lang, path in files.items()
     }
@@ -82,7 +66,7 @@ def load_massive(
                 [files[lang]],
                 TRANSLATION_FEATURES,
                 cache_dir,
-                skip_malformed,
+                skipped,
                 path=str(files[lang]),
             )
             translations[lang] = translations_by_id(candidates, labelled["en"]["train"], lang)
@@ -99,12 +83,13 @@ def massive_languages(data_dir: str | Path) -> list[str]:
     return list(locale_files(Path(data_dir), None))
 
 
-def read_massive(path: str, language: str, split: str) -> Iterator[dict]:
+def read_massive(path: str, language: str, split: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """Examples of one partition of a locale file, in file order. Lines of other partitions are not parsed."""
     yield from parsed_examples(
         path,
-        _partition(path, split),
+        _partition(path, split, skipped),
         lambda line, record, _: massive_example(path, line, record, language),
+        skipped=skipped,
         missing=f'holds no {split!r} partition (no line with "partition": "{split}"): the run reads this '
         f"locale's {split} split",
     )
@@ -122,13 +107,14 @@ def massive_example(path: str, line_number: int | None, record: dict, language: 
     return make_example(path, line_number, str(record["id"]), language, words, tags, record["intent"])
 
 
-def read_massive_utterances(path: str) -> Iterator[dict]:
+def read_massive_utterances(path: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """(id, utt) of the train partition of a locale file: the candidates for pairing with English training
     examples by id (MASSIVE's partitions are parallel across locales). Labels are never read."""
     yield from parsed_examples(
         path,
-        _partition(path, "train"),
+        _partition(path, "train", skipped),
         lambda line, record, _: massive_utterance(path, line, record),
+        skipped=skipped,
         missing=f"holds no 'train' partition: {ALIGNED_NEEDS_TRAIN}",
     )
 
@@ -159,12 +145,12 @@ def parse_annotation(annotated: str, path: str, line_number: int) -> tuple[str, 
     return plain, outermost_spans(spans, plain, path, line_number)
 
 
-def _partition(path: str, split: str) -> Iterator[tuple[int, dict]]:
+def _partition(path: str, split: str, skipped: SkippedExamples | None) -> Iterator[tuple[int, dict]]:
     """(line number, record) of the lines of one partition. Every line needs an ``id`` and a valid ``partition``;
     the other fields are checked only for the partition being read, and fields the project does not use
     (``scenario``, ``worker_id``, ``slot_method``, ``judgments``, ...) never are."""
     count = 0
-    for line_number, record in json_lines(path):
+    for line_number, record in json_lines(path, skipped=skipped):
         count += 1
         partition = record.get("partition")
         if partition not in SPLITS or not isinstance(record.get("id"), (str, int)):
@@ -174,7 +160,8 @@ def _partition(path: str, split: str) -> Iterator[tuple[int, dict]]:
                     line_number,
                     f"partition {partition!r}, id {record.get('id')!r}: expected an id and a partition in "
                     f"{list(SPLITS)}",
-                )
+                ),
+                skipped,
             )
             continue
         if partition == split:

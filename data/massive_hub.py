@@ -34,19 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import ClassLabel, Features
 
-from .corpus import (
-    EXAMPLE_FEATURES,
-    TRANSLATION_FEATURES,
-    DataFormatError,
-    XNLUCorpus,
-    cached_dataset,
-    json_lines,
-    parsed_examples,
-    requested_splits,
-    translation_targets,
-    translations_by_id,
-)
+from .cache import cached_dataset
+from .corpus import EXAMPLE_FEATURES, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus
 from .massive import ALIGNED_NEEDS_TRAIN, massive_example, massive_utterance, requested_locales
+from .reading import SkippedExamples, json_lines, parsed_examples, requested_splits
+from .translations import translation_targets, translations_by_id
 
 EXPORT_SPLITS = {"train": "train", "validation": "dev", "test": "test"}  # the export's split -> the split read
 COLUMNS = ("id", "locale", "intent", "utt", "annot_utt")  # what the reader uses
@@ -119,7 +111,7 @@ def export_locales(parts: Iterable[ExportPart]) -> list[str]:
     locales: set[str] = set()
     for part in parts:
         if part.kind == "jsonl":
-            for line_number, record in json_lines(part.path):
+            for line_number, record in json_lines(part.path, skipped=None):
                 if not isinstance(record.get("locale"), str):
                     raise DataFormatError(part.path, line_number, "no 'locale': expected every row to name its locale")
                 locales.add(record["locale"])
@@ -138,7 +130,7 @@ def load_massive_export(
     cache_dir: str | None,
     splits: Mapping[str, Iterable[str]] | None,
     translation_languages: Iterable[str] | None,
-    skip_malformed: bool,
+    skipped: SkippedExamples | None,
 ) -> XNLUCorpus:
     locales = requested_locales(export_locales(parts), languages, root)
     labelled = {}
@@ -150,7 +142,7 @@ def load_massive_export(
                     _sources(parts, split),
                     EXAMPLE_FEATURES,
                     cache_dir,
-                    skip_malformed,
+                    skipped,
                     root=str(root),
                     split=split,
                     locale=locale,
@@ -167,7 +159,7 @@ def load_massive_export(
                 _sources(parts, "train"),
                 TRANSLATION_FEATURES,
                 cache_dir,
-                skip_malformed,
+                skipped,
                 root=str(root),
                 locale=locales[lang],
             )
@@ -175,23 +167,27 @@ def load_massive_export(
     return XNLUCorpus("massive", labelled, translations)
 
 
-def read_export_split(root: str, split: str, locale: str, language: str) -> Iterator[dict]:
+def read_export_split(
+    root: str, split: str, locale: str, language: str, skipped: SkippedExamples | None = None
+) -> Iterator[dict]:
     """Examples of one locale in one split of the export, in the export's order."""
     yield from parsed_examples(
         root,
-        _rows(Path(root), split, locale),
+        _rows(Path(root), split, locale, skipped),
         lambda _, row, __: row.convert(massive_example, language),
+        skipped=skipped,
         missing=f"no rows of locale {locale!r} in the export's {_export_name(split)!r} split: the run reads its "
         f"{split} split",
     )
 
 
-def read_export_utterances(root: str, locale: str) -> Iterator[dict]:
+def read_export_utterances(root: str, locale: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """(id, utt) of one locale's train rows: the candidates for pairing with English training examples by id."""
     yield from parsed_examples(
         root,
-        _rows(Path(root), "train", locale),
+        _rows(Path(root), "train", locale, skipped),
         lambda _, row, __: row.convert(massive_utterance),
+        skipped=skipped,
         missing=f"no rows of locale {locale!r} in the export's 'train' split: {ALIGNED_NEEDS_TRAIN}",
     )
 
@@ -226,14 +222,15 @@ class _Row:
         return {**self.record, "intent": self.intent_names[intent]}
 
 
-def _rows(root: Path, split: str, locale: str) -> Iterator[tuple[int, _Row]]:
+def _rows(root: Path, split: str, locale: str, skipped: SkippedExamples | None) -> Iterator[tuple[int, _Row]]:
     """(position, row) of the rows of ``locale`` in ``split``, part after part."""
     for part in export_parts(root):
         if part.split != split:
             continue
         names = _intent_names(part)
         if part.kind == "jsonl":
-            records = ((number, record) for number, record in json_lines(part.path) if record.get("locale") == locale)
+            lines = json_lines(part.path, skipped=skipped)
+            records = ((number, record) for number, record in lines if record.get("locale") == locale)
         else:
             table = _table(part, list(COLUMNS))
             rows = pc.indices_nonzero(pc.equal(table["locale"], locale)).to_pylist()

@@ -19,18 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    DataFormatError,
-    XNLUCorpus,
-    blank_line_blocks,
-    folder_translations,
-    labelled_splits,
-    language_dirs,
-    make_example,
-    parsed_examples,
-    requested_splits,
-    require_file,
-)
+from .cache import labelled_splits
+from .corpus import DataFormatError, XNLUCorpus, make_example
+from .reading import SkippedExamples, blank_line_blocks, language_dirs, parsed_examples, requested_splits, require_file
+from .translations import folder_translations
 
 NO_LABEL = "NoLabel"  # MTOD's spelling of the O tag
 
@@ -41,7 +33,7 @@ def load_mtod(
     cache_dir: str | None = None,
     splits: Mapping[str, Iterable[str]] | None = None,
     translation_languages: Iterable[str] | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
     labelled = {}
@@ -50,20 +42,21 @@ def load_mtod(
             split: require_file(folder / f"{split}-{lang}.conllu", f"MTOD {split} split of {lang!r}")
             for split in requested_splits(splits, lang)
         }
-        labelled[lang] = labelled_splits(read_conllu, paths, lang, cache_dir, skip_malformed)
+        labelled[lang] = labelled_splits(read_conllu, paths, lang, cache_dir, skipped)
     translations = folder_translations(
         folders, labelled, "train.tsv", cache_dir=cache_dir, languages=translation_languages
     )
     return XNLUCorpus("mtod", labelled, translations)
 
 
-def read_conllu(path: str, language: str, split: str) -> Iterator[dict]:
+def read_conllu(path: str, language: str, split: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """Examples of one MTOD file, in file order. Ids number the blocks, skipped malformed ones included, so that
     an example keeps its id whether or not other blocks were skipped."""
     yield from parsed_examples(
         path,
         blank_line_blocks(path),
         lambda line, block, index: _example(path, line, block, f"{language}-{split}-{index}", language),
+        skipped=skipped,
     )
 
 

@@ -29,25 +29,19 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    TRANSLATION_FEATURES,
-    DataFormatError,
-    XNLUCorpus,
-    cached_dataset,
-    folder_translations,
-    labelled_splits,
+from .cache import cached_dataset, labelled_splits
+from .corpus import TRANSLATION_FEATURES, DataFormatError, XNLUCorpus, make_example
+from .reading import (
+    SkippedExamples,
     language_dirs,
-    make_example,
-    outermost_spans,
     parsed_examples,
     requested_splits,
     require_file,
-    spans_to_bio,
     tab_columns,
     text_lines,
-    translation_targets,
-    translations_by_id,
 )
+from .spans import outermost_spans, spans_to_bio
+from .translations import folder_translations, translation_targets, translations_by_id
 
 SPLIT_FILES = {"train": "train.txt", "dev": "eval.txt", "test": "test.txt"}
 TRANSLATION_FILE = "train.tsv"
@@ -59,7 +53,7 @@ def load_mtop(
     cache_dir: str | None = None,
     splits: Mapping[str, Iterable[str]] | None = None,
     translation_languages: Iterable[str] | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
     labelled = {}
@@ -68,7 +62,7 @@ def load_mtop(
             split: require_file(folder / SPLIT_FILES[split], f"MTOP {split} split of {lang!r}")
             for split in requested_splits(splits, lang)
         }
-        labelled[lang] = labelled_splits(read_mtop, paths, lang, cache_dir, skip_malformed)
+        labelled[lang] = labelled_splits(read_mtop, paths, lang, cache_dir, skipped)
     wanted = translation_targets(folders, "en", translation_languages)
     # Line-aligned files where the distribution has them; the others fall back to pairing by id.
     translations = folder_translations(
@@ -90,13 +84,14 @@ def load_mtop(
     return XNLUCorpus("mtop", labelled, translations)
 
 
-def read_mtop(path: str, language: str, split: str) -> Iterator[dict]:
+def read_mtop(path: str, language: str, split: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """Examples of one MTOP split file, in file order. Ids of 7-column files number the lines with an example,
     skipped malformed ones included."""
     yield from parsed_examples(
         path,
         _lines(path),
         lambda line, text, index: _example(path, line, text, f"{language}-{split}-{index}", language),
+        skipped=skipped,
     )
 
 
@@ -118,7 +113,7 @@ def read_mtop_utterances(path: str, language: str) -> Iterator[dict]:
         example_id, _, _, text, _ = _fields(_columns(path, line_number, line), f"{language}-train-{index}")
         return {"id": example_id, "text": text}
 
-    yield from parsed_examples(path, _lines(path), utterance)
+    yield from parsed_examples(path, _lines(path), utterance, skipped=None)
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:

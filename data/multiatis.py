@@ -15,19 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    DataFormatError,
-    XNLUCorpus,
-    folder_translations,
-    labelled_splits,
+from .cache import labelled_splits
+from .corpus import DataFormatError, XNLUCorpus, make_example
+from .reading import (
+    SkippedExamples,
     language_dirs,
-    make_example,
     parsed_examples,
     requested_splits,
     require_file,
     tab_columns,
     text_lines,
 )
+from .translations import folder_translations
 
 HEADER = ["id", "utterance", "slot_labels", "intent"]
 
@@ -38,7 +37,7 @@ def load_multiatis(
     cache_dir: str | None = None,
     splits: Mapping[str, Iterable[str]] | None = None,
     translation_languages: Iterable[str] | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
     folders = language_dirs(data_dir, languages)
     labelled = {}
@@ -47,16 +46,20 @@ def load_multiatis(
             split: require_file(folder / f"{split}.txt", f"MultiATIS++ {split} split of {lang!r}")
             for split in requested_splits(splits, lang)
         }
-        labelled[lang] = labelled_splits(read_tsv, paths, lang, cache_dir, skip_malformed)
+        labelled[lang] = labelled_splits(read_tsv, paths, lang, cache_dir, skipped)
     translations = folder_translations(
         folders, labelled, "train.tsv", cache_dir=cache_dir, languages=translation_languages
     )
     return XNLUCorpus("m_atis", labelled, translations)
 
 
-def read_tsv(path: str, language: str, split: str | None = None) -> Iterator[dict]:
+def read_tsv(
+    path: str, language: str, split: str | None = None, skipped: SkippedExamples | None = None
+) -> Iterator[dict]:
     """Examples of one MultiATIS++ split file, in file order (the ids are the file's; `split` names it)."""
-    yield from parsed_examples(path, _rows(path), lambda line, columns, _: _example(path, line, columns, language))
+    yield from parsed_examples(
+        path, _rows(path), lambda line, columns, _: _example(path, line, columns, language), skipped=skipped
+    )
 
 
 def _rows(path: str) -> Iterator[tuple[int, list[str]]]:

@@ -26,16 +26,11 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from .corpus import (
-    DataFormatError,
-    XNLUCorpus,
-    blank_line_blocks,
-    labelled_splits,
-    make_example,
-    parsed_examples,
-    translation_targets,
-)
-from .jsonl import translation_files
+from .cache import labelled_splits
+from .corpus import DataFormatError, XNLUCorpus, make_example
+from .jsonl import jsonl_translations
+from .reading import SkippedExamples, blank_line_blocks, parsed_examples
+from .translations import translation_targets
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +46,7 @@ def load_xsid(
     cache_dir: str | None = None,
     splits: Mapping[str, Iterable[str]] | None = None,
     translation_languages: Iterable[str] | None = None,
-    skip_malformed: bool = False,
+    skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
     root = Path(data_dir)
     found = split_files(root, languages)
@@ -59,12 +54,12 @@ def load_xsid(
     for lang, files in found.items():
         if splits is not None:
             files = {split: _required(root, lang, files, split) for split in splits.get(lang, ())}
-        labelled[lang] = labelled_splits(read_xsid, files, lang, cache_dir, skip_malformed)
+        labelled[lang] = labelled_splits(read_xsid, files, lang, cache_dir, skipped)
     translations = {}
     if "en" in labelled and "train" in labelled["en"]:
         targets = translation_targets(found, "en", translation_languages)
         paths = {lang: root / TRANSLATION_FILE.format(lang=lang) for lang in targets}
-        translations = translation_files(paths, labelled["en"]["train"], cache_dir, skip_malformed)
+        translations = jsonl_translations(paths, labelled["en"]["train"], cache_dir, skipped)
     return XNLUCorpus("xsid", labelled, translations)
 
 
@@ -96,12 +91,13 @@ def _required(root: Path, lang: str, files: dict[str, Path], split: str) -> Path
     return files[split]
 
 
-def read_xsid(path: str, language: str, split: str) -> Iterator[dict]:
+def read_xsid(path: str, language: str, split: str, skipped: SkippedExamples | None = None) -> Iterator[dict]:
     """Examples of one xSID file, in file order. Default ids number the sentences, skipped malformed ones included."""
     yield from parsed_examples(
         path,
         blank_line_blocks(path),
         lambda line, block, index: _example(path, line, block, f"{language}-{split}-{index}", language),
+        skipped=skipped,
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from data import encode_labelled, encode_pairs, first_text_piece_index, load_corpus
 from data.corpus import EXAMPLE_FEATURES, TRANSLATION_FEATURES
-from data.encoding import IGNORE_INDEX, bare_piece_id
+from data.encoding import IGNORE_INDEX, bare_piece_id, unseen_labels
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
 INTENTS = ["alarm_set", "weather_query"]
@@ -49,15 +49,14 @@ def test_first_text_piece_index_directly(tiny_tokenizer):
     assert first_text_piece_index([None, 0, 0, None], [0, bare, bare, 2], 2, bare) == [-1, -1]
 
 
-def test_multi_piece_words_io_labels_and_test_only_labels(tiny_tokenizer, caplog):
+def test_multi_piece_words_io_labels_and_test_only_labels(tiny_tokenizer):
     dataset = labelled(
         [
             ("en", ["wake", "me", "at", "nine", "am"], ["O", "O", "O", "B-time", "I-time"], "alarm_set"),
             ("en", ["weather", "in", "xyz"], ["O", "O", "B-city"], "weather_forecast"),  # test-only type and intent
         ]
     )
-    with caplog.at_level(logging.WARNING):
-        rows = encode_labelled(dataset, tiny_tokenizer, INTENTS, SLOTS, 32)
+    rows = encode_labelled(dataset, tiny_tokenizer, INTENTS, SLOTS, 32)
     first, second = rows[0], rows[1]
     labelled_positions = [first["slot_labels"][i] for i in first["word_token_index"]]
     assert labelled_positions == [0, 0, 0, 2, 2]  # IO: B-time and I-time are both "time"
@@ -65,8 +64,8 @@ def test_multi_piece_words_io_labels_and_test_only_labels(tiny_tokenizer, caplog
     xyz = second["word_token_index"][2]
     assert pieces(tiny_tokenizer, second["input_ids"])[xyz : xyz + 3] == ["▁x", "y", "z"]
     assert second["slot_labels"][xyz] == IGNORE_INDEX and second["intent_labels"] == IGNORE_INDEX
-    assert "{'intents': {'weather_forecast': 1}, 'slot_types': {'city': 1}}" in caplog.text
-    assert caplog.text.count("not in the model's label set") == 1
+    assert unseen_labels(dataset, INTENTS, SLOTS) == {"intents": {"weather_forecast": 1}, "slot_types": {"city": 1}}
+    assert unseen_labels(dataset, [*INTENTS, "weather_forecast"], [*SLOTS, "city"]) == {}
 
 
 def test_truncation_is_flagged_and_reported(tiny_tokenizer, caplog):
@@ -144,3 +143,10 @@ def test_the_tokenizer_fingerprint_ignores_and_keeps_the_backends_truncation_and
     assert truncation is not None and padding is not None
     assert tokenizer_fingerprint(tiny_tokenizer) == before
     assert (backend.truncation, backend.padding) == (truncation, padding)  # restored, not cleared
+
+
+def test_translations_join_their_english_rows_by_id_in_english_order():
+    from data.translations import join_by_id
+
+    # English "b" has no translation; of the two translations of "a", the first is taken.
+    assert join_by_id(["a", "b", "c"], ["c", "a", "x", "a"]) == ([0, 2], [1, 0])

@@ -14,13 +14,13 @@ import pytest
 
 from data import home_assistant_values as values
 from data.corpus import EXAMPLE_FEATURES, TRANSLATION_FEATURES
-from data.home_assistant import (
+from data.home_assistant import build_home_assistant
+from data.home_assistant_grammar import (
     MATCH_EXACT,
     MATCH_INTENT_ONLY,
     MATCH_SOURCE_COPY,
     MATCH_SUBSET,
     Utterance,
-    build_home_assistant,
     text_key,
 )
 

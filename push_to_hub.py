@@ -17,7 +17,9 @@ import argparse
 import fnmatch
 import json
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, ModelCard, constants, get_token
@@ -177,39 +179,63 @@ def publish(
     token = check_publish_arguments(repo_id, token)
     output_dir = Path(output_dir)
     uploaded, skipped = select_files(output_dir)
-    readme = hub_model_card(output_dir / "README.md", repo_id).encode("utf-8")
-    operations = [
-        CommitOperationAdd(path_in_repo=name, path_or_fileobj=readme if name == "README.md" else output_dir / name)
-        for name in uploaded
-    ]
+    card = hub_model_card(output_dir / "README.md", repo_id)
     if skipped:
         logger.info("not uploaded (kept local): %s", ", ".join(skipped))
 
     api = HfApi(endpoint=endpoint, token=token)
     retry = f"publish it again with: python push_to_hub.py {output_dir} --hub_model_id {repo_id}"
-    try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        if revision not in (None, "main"):
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        commit = api.create_commit(
-            repo_id, operations, commit_message=commit_message, revision=revision, create_pr=create_pr
-        )
-    except HfHubHTTPError as error:
-        status = error.response.status_code
-        hint = " Check that the token has write access to this namespace." if status in (401, 403) else ""
-        reason = error.server_message or str(error).strip().splitlines()[0]
-        raise PublishError(
-            f"the Hub at {api.endpoint} refused to publish {repo_id} (HTTP {status}): {reason}.{hint} "
-            f"{output_dir} is unchanged; {retry}"
-        ) from error
-    except TransportError as error:
-        raise PublishError(
-            f"could not reach the Hub at {api.endpoint} ({type(error).__name__}: {error}). Check the network and "
-            f"HF_ENDPOINT. {output_dir} is unchanged; {retry}"
-        ) from error
+    with tempfile.TemporaryDirectory(prefix="push_to_hub-") as temporary:
+        staging = Path(temporary)
+        _stage_upload(staging, output_dir, uploaded, card)
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            if revision not in (None, "main"):
+                api.create_branch(repo_id, branch=revision, exist_ok=True)
+            commit = _upload_staged(api, repo_id, staging, commit_message, revision, create_pr)
+        except HfHubHTTPError as error:
+            status = error.response.status_code
+            hint = " Check that the token has write access to this namespace." if status in (401, 403) else ""
+            reason = error.server_message or str(error).strip().splitlines()[0]
+            raise PublishError(
+                f"the Hub at {api.endpoint} refused to publish {repo_id} (HTTP {status}): {reason}.{hint} "
+                f"{output_dir} is unchanged; {retry}"
+            ) from error
+        except TransportError as error:
+            raise PublishError(
+                f"could not reach the Hub at {api.endpoint} ({type(error).__name__}: {error}). Check the network "
+                f"and HF_ENDPOINT. {output_dir} is unchanged; {retry}"
+            ) from error
     where = f"pull request {commit.pr_url}" if commit.pr_url else commit.commit_url
     logger.info("published %d files to %s (%s)", len(uploaded), repo_id, where)
     return commit
+
+
+def _stage_upload(staging: Path, output_dir: Path, uploaded: list[str], card: str) -> None:
+    """Fill the empty folder `staging` with exactly what the commit holds: links to the files to upload, and the
+    Hub's model card as README.md. upload_folder uploads a folder as it is, but README.md must be the rewritten card
+    and the output directory is only read."""
+    for name in uploaded:
+        if name == "README.md":
+            continue
+        try:
+            (staging / name).symlink_to((output_dir / name).absolute())
+        except OSError:  # no right to make links (Windows without developer mode): a copy, in the temporary folder
+            shutil.copyfile(output_dir / name, staging / name)
+    (staging / "README.md").write_bytes(card.encode("utf-8"))
+
+
+def _upload_staged(
+    api: HfApi, repo_id: str, staging: Path, commit_message: str, revision: str | None, create_pr: bool
+) -> CommitInfo:
+    """Commit the staged files to `revision`, or open a pull request against it with them."""
+    if create_pr:
+        # upload_folder opens a draft pull request, and only against main; the Hub's create_pr opens one that can be
+        # merged, against `revision`.
+        operations = [CommitOperationAdd(path.name, path) for path in sorted(staging.iterdir())]
+        return api.create_commit(repo_id, operations, commit_message=commit_message, revision=revision, create_pr=True)
+    # One commit: upload_folder commits in parts only past 256 files or 100 MB of non-LFS files.
+    return api.upload_folder(repo_id=repo_id, folder_path=staging, commit_message=commit_message, revision=revision)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 # Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
 """XNLU scores as an `evaluate` module: intent accuracy, slot precision / recall / F1 (per type too), exact match.
 
-Self-contained (standard library, `datasets` and `evaluate` only), so that it loads by path, offline:
+Self-contained (standard library, `datasets`, `evaluate` and `seqeval` only), so that it loads by path, offline:
 
     import evaluate
     xnlu = evaluate.load("path/to/xnlu_metric.py")
@@ -10,7 +10,7 @@ Self-contained (standard library, `datasets` and `evaluate` only), so that it lo
         references=[{"intent": "alarm/set_alarm", "tags": ["O", "B-datetime", "I-datetime"]}],
     )
 
-Slots are scored as spans (chunks), read the way conlleval and seqeval's default mode read them: an entity starts at
+Slots are scored as spans (chunks), read by seqeval's default mode, as conlleval reads them: an entity starts at
 `B-X`, or at an `I-X` that does not continue an `X` entity (after `O`, or after another type), and goes on over the
 `I-X` that follow. Real gold files contain such stray `I-X` starts; reading them this way keeps every gold entity
 (strict IOB2 would drop it and count a correct prediction there as a false positive). A predicted span is correct
@@ -21,14 +21,15 @@ the number of gold spans.
 Exact match: the intent is right and the predicted spans are exactly the gold spans (every tag right, a stray
 `I-X` that starts a gold entity matching a predicted `B-X`).
 
-`gold_scheme="io"` first collapses the gold to IO and restores BIO from it (the released code of the CrossAligner
-paper did this; it merges adjacent gold entities of one type, which inflates F1): for comparison with the paper only.
+`gold_scheme="io"` first collapses the gold to IO (the released code of the CrossAligner paper did this; it merges
+adjacent gold entities of one type, which inflates F1): for comparison with the paper only.
 """
 
 from __future__ import annotations
 
 import datasets
 import evaluate
+from seqeval.metrics.sequence_labeling import get_entities
 
 _CITATION = """\
 @inproceedings{gritta-etal-2022-crossaligner,
@@ -62,33 +63,22 @@ _EXAMPLE = {"intent": datasets.Value("string"), "tags": datasets.Sequence(datase
 
 def bio_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """(type, first word, end word exclusive) of the entities of one utterance's BIO tags, read as conlleval does."""
-    spans: list[tuple[str, int, int]] = []
-    current: list | None = None
-    for index, tag in enumerate(tags):
-        prefix, _, slot_type = ("O", "", "") if tag == "O" else tag.partition("-")
+    for tag in tags:
+        # seqeval only warns about a malformed tag (and reads E-X / S-X as IOBES): refuse it here.
+        prefix, _, slot_type = tag.partition("-")
         if prefix not in ("O", "B", "I") or (prefix != "O" and not slot_type):
             raise ValueError(f"malformed BIO tag {tag!r}: expected 'O', 'B-<type>' or 'I-<type>'")
-        if current is not None and prefix == "I" and slot_type == current[0]:
-            current[2] = index + 1
-            continue
-        if current is not None:
-            spans.append(tuple(current))
-            current = None
-        if prefix != "O":
-            current = [slot_type, index, index + 1]
-    if current is not None:
-        spans.append(tuple(current))
-    return spans
+    return [(slot_type, first, last + 1) for slot_type, first, last in get_entities(list(tags))]
 
 
 def collapse_to_io(tags: list[str]) -> list[str]:
-    """BIO -> IO -> BIO: what scoring against IO-collapsed gold sees (adjacent same-type entities merge)."""
-    restored, previous = [], "O"
+    """BIO -> IO: the gold as the paper's code scored it. Read as BIO, a run of `I-X` is one entity, so adjacent
+    entities of one type merge. Kept by hand: seqeval converts no tagging scheme into another."""
+    io_tags = []
     for tag in tags:
         slot_type = "O" if tag == "O" else tag.partition("-")[2]
-        restored.append("O" if slot_type == "O" else ("I-" if slot_type == previous else "B-") + slot_type)
-        previous = slot_type
-    return restored
+        io_tags.append("O" if slot_type == "O" else f"I-{slot_type}")
+    return io_tags
 
 
 def _ratio(numerator: int, denominator: int) -> float:

@@ -8,6 +8,7 @@ expects (routes and headers read from huggingface_hub's hf_api.py, _commit_api.p
     POST /api/models/{repo}/preupload/{rev}          upload mode of each file: always "regular" (no LFS)
     POST /api/models/{repo}/commit/{rev}[?create_pr=1]  NDJSON commit: header, file (base64), deletedFile/Folder;
                                                      with create_pr, onto a new pull request ref refs/pr/<n>
+                                                     opened against {rev}
     POST /api/models/{repo}/branch/{branch}          create a branch (409 when it exists)
     GET  /api/models/{repo}[/revision/{rev}]         model info (sha, siblings)
     GET  /api/models/{repo}/tree/{rev}[/{path}]      file listing
@@ -230,9 +231,11 @@ class HubServer:
     def _commit(self, repo_id: str, repo: Repo, revision: str, body: bytes, create_pr: bool = False):
         pull_request = None
         if create_pr:
+            # As the Hub does: the pull request is opened against the branch committed to (main by default).
             number = 1 + sum(ref.startswith("refs/pr/") for ref in repo.refs)
+            base = repo.history(revision)[-1]
             revision, pull_request = f"refs/pr/{number}", f"{self.url}/{repo_id}/discussions/{number}"
-            repo.refs[revision] = [repo.head]
+            repo.refs[revision] = [base]
         history = repo.history(revision)
         lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
         if not lines or lines[0].get("key") != "header":

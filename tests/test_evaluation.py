@@ -111,6 +111,8 @@ def test_bad_input_is_rejected():
         score_language(["a"], [], [["O"]], [["O"]])
     with pytest.raises(ValueError, match="malformed BIO tag 'X-a'"):
         score_language(["a"], ["a"], [["X-a"]], [["O"]])
+    with pytest.raises(ValueError, match="malformed BIO tag 'E-a'"):  # IOBES, not BIO: refused, not read as an end
+        score_language(["a"], ["a"], [["O"]], [["E-a"]])
     with pytest.raises(ValueError, match="example 0"):
         score_language(["a"], ["a"], [["O", "O"]], [["O"]])
     with pytest.raises(ValueError, match="bio, io"):

@@ -104,6 +104,7 @@ def test_publish_uploads_model_code_tokenizer_card_and_results(published, hub, o
     files = hub.files(REPO_ID)
     assert set(files) == EXPECTED_FILES
     assert published.oid == hub.repos[REPO_ID].head.oid and hub.repos[REPO_ID].head.message == "First model"
+    assert len(hub.repos[REPO_ID].commits) == 2  # the repo's start and ONE commit with every file
     assert not hub.repos[REPO_ID].private
     for name in EXPECTED_FILES - {"README.md"}:
         assert files[name] == (output_dir / name).read_bytes(), name
@@ -183,6 +184,21 @@ print(json.dumps({{"module": type(model).__module__, "pipeline": type(xnlu).__mo
         ]
 
 
+def test_files_are_copied_where_links_cannot_be_made(hub, output_dir, monkeypatch):
+    def no_links(self, target):
+        raise OSError("A required privilege is not held by the client")
+
+    monkeypatch.setattr(Path, "symlink_to", no_links)
+    before = tree_hash(output_dir)
+    publish(output_dir, "test-user/copied", token=TOKEN, endpoint=hub.url)
+    files = hub.files("test-user/copied")
+    assert set(files) == EXPECTED_FILES and len(hub.repos["test-user/copied"].commits) == 2
+    for name in EXPECTED_FILES - {"README.md"}:
+        assert files[name] == (output_dir / name).read_bytes(), name
+    assert ModelCard(files["README.md"].decode()).data.model_name == "test-user/copied"
+    assert tree_hash(output_dir) == before
+
+
 def test_publishing_unchanged_files_again_makes_no_commit(published, hub, output_dir):
     commits = len(hub.repos[REPO_ID].commits)
     again = publish(output_dir, REPO_ID, token=TOKEN, endpoint=hub.url)
@@ -220,6 +236,24 @@ def test_publish_to_a_branch_or_as_a_pull_request(hub, output_dir, tmp_path):
         hub, tmp_path, str(tmp_path / "changed"), "--hub_model_id", repo_id, "--token", TOKEN, "--create_pr"
     )
     assert completed.returncode == 0 and "/discussions/2" in completed.stdout, completed.stderr[-2000:]
+
+
+def test_pull_request_against_a_branch(hub, output_dir, tmp_path):
+    repo_id = "test-user/reviewed-branch"
+    publish(output_dir, repo_id, token=TOKEN, endpoint=hub.url, revision="dev")
+    repo = hub.repos[repo_id]
+    dev_head = repo.refs["dev"][-1]
+    (tmp_path / "changed").mkdir()
+    for name in EXPECTED_FILES:
+        (tmp_path / "changed" / name).write_bytes((output_dir / name).read_bytes())
+    (tmp_path / "changed" / "results.md").write_text("changed\n")
+    pull_request = publish(tmp_path / "changed", repo_id, token=TOKEN, endpoint=hub.url, revision="dev", create_pr=True)
+    assert pull_request.pr_url.endswith("/discussions/1")
+    # Opened against dev (main has no files): the change on top of dev's files; dev and main untouched.
+    assert repo.refs["refs/pr/1"][0] is dev_head and len(repo.refs["refs/pr/1"]) == 2
+    assert set(hub.files(repo_id, "refs/pr/1")) == EXPECTED_FILES
+    assert hub.files(repo_id, "refs/pr/1")["results.md"] == b"changed\n"
+    assert repo.refs["dev"][-1] is dev_head and repo.head.files == {}
 
 
 def test_run_xnlu_publishes_at_the_end_to_the_requested_revision(hub, tiny_encoder, tmp_path, monkeypatch):
@@ -328,6 +362,7 @@ def test_unreachable_endpoint(output_dir):
     [("create", 403, "write access"), ("preupload", 403, "HTTP 403"), ("commit", 500, "HTTP 500")],
 )
 def test_refused_push(hub, output_dir, route, status, message):
+    # upload_folder retries a commit answered 5xx (about 20 s of backoff) before the error is reported.
     repo_id = f"test-user/refused-{route}"
     before = tree_hash(output_dir)
     hub.fail(route, status)

@@ -25,12 +25,14 @@ without spaces (Thai, Chinese, Japanese) the tokenizer's sub-words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
 
-IGNORE_INDEX = -100
+from modeling_crossaligner import IGNORE_INDEX, io_to_bio, word_units
+
 OUTSIDE_ID = 0  # "O" is slot label 0 of every joint model
 FILTERS = ("consistent", "none")
 
@@ -152,3 +154,59 @@ def project_batch(
         labels[row, heads] = torch.tensor(projection.labels, dtype=torch.long, device=labels.device)
         projections.append(projection)
     return labels, projections
+
+
+def projection_layer(num_layers: int, requested: int | None = None) -> int:
+    """The encoder layer whose hidden states align words: `requested`, or two thirds of the depth (middle layers
+    align best: 8 of 12, 16 of 24)."""
+    layer = requested if requested is not None else round(2 * num_layers / 3)
+    if not 0 <= layer <= num_layers:
+        raise ValueError(f"projection_layer {layer}: the encoder has layers 0 (embeddings) to {num_layers}")
+    return layer
+
+
+def projected_records(dataset, labels: Sequence[Sequence[int]], tokenizer, slot_labels: Sequence[str]) -> dict:
+    """Per target language, what projection trains on for each pair of `dataset` (data.encode_pairs rows): the
+    translation's units (`words`) and their projected BIO `tags` (None: unlabelled), with the English words and
+    tags; `labels` are the projected slot label ids of each pair's translation tokens."""
+    records: dict[str, list[dict]] = {}
+    for row, row_labels in zip(dataset, labels):
+        # The tokens the translation was encoded into (the same truncation), with their offsets.
+        encoding = tokenizer(
+            row["translation_text"],
+            truncation=True,
+            max_length=len(row["translation_input_ids"]),
+            return_offsets_mapping=True,
+        )
+        offsets = encoding["offset_mapping"]
+        units = word_units(row["translation_text"], encoding.tokens(), offsets, encoding.word_ids())
+        words = [row["translation_text"][offsets[unit[0]][0] : offsets[unit[-1]][1]].strip() for unit in units]
+        io_tags = [
+            None if row_labels[head] == IGNORE_INDEX else slot_labels[row_labels[head]]
+            for head in row["translation_unit_heads"]
+        ]
+        records.setdefault(row["translation_language"], []).append(
+            {
+                "id": row["id"],
+                "words": words,
+                "tags": bio_with_gaps(io_tags),
+                "english_words": row["words"],
+                "english_tags": row["tags"],
+            }
+        )
+    return records
+
+
+def bio_with_gaps(io_tags: list[str | None]) -> list[str | None]:
+    """`io_to_bio` over runs of labelled units; an unlabelled unit (None) stays None and ends a run."""
+    tags: list[str | None] = []
+    run: list[str] = []
+    for tag in [*io_tags, None]:
+        if tag is None:
+            tags += io_to_bio(run)
+            run = []
+            if len(tags) < len(io_tags):
+                tags.append(None)
+        else:
+            run.append(tag)
+    return tags

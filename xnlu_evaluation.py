@@ -13,13 +13,38 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import evaluate
+import numpy as np
+
+from modeling_crossaligner import OUTSIDE, io_to_bio
 
 METRIC_PATH = Path(__file__).resolve().with_name("xnlu_metric.py")
 # Scalar scores of every language, in the order tables show them.
 METRICS = ("intent_accuracy", "slot_f1", "slot_precision", "slot_recall", "exact_match", "overall")
+
+
+@dataclass
+class Evaluation:
+    """One split scored: the scores of each language (`xnlu_metric.py`'s dict, plus the model's `loss`), their MEAN
+    over `mean_over`, and each language's predictions (dicts with id, intent, tags)."""
+
+    scores: dict[str, dict]
+    mean: dict[str, float]
+    mean_over: list[str]
+    predictions: dict[str, list[dict]]
+
+    def flat_metrics(self, prefix: str) -> dict[str, float]:
+        """`{prefix}_{metric}` (MEAN) and `{prefix}_{language}_{metric}`: see `flatten_metrics`."""
+        return flatten_metrics(self.scores, self.mean, prefix)
+
+
+def default_mean_over(languages: Iterable[str], trained: Iterable[str]) -> list[str]:
+    """The languages a MEAN is over: those not trained on (the zero-shot targets), or all if every one was."""
+    languages, trained = list(languages), set(trained)
+    return [language for language in languages if language not in trained] or languages
 
 
 @functools.cache
@@ -48,6 +73,25 @@ def score_language(
     )
 
 
+def decode_predictions(
+    intent_logits: np.ndarray,
+    slot_logits: np.ndarray,
+    dataset,
+    intent_labels: Sequence[str],
+    slot_labels: Sequence[str],
+) -> list[dict]:
+    """Per example of an encoded labelled `dataset` (data/encoding.py columns), its predicted intent and BIO tags
+    (one per word) from the model's logits: each word takes its head token's slot label (`word_token_index`; a word
+    truncated away, -1, is `O`), and `io_to_bio` restores BIO from the model's IO labels."""
+    intent_ids = np.asarray(intent_logits).argmax(-1)
+    slot_ids = np.asarray(slot_logits).argmax(-1)
+    predictions = []
+    for row, (example_id, token_index) in enumerate(zip(dataset["id"], dataset["word_token_index"])):
+        io_tags = [OUTSIDE if index < 0 else slot_labels[slot_ids[row, index]] for index in token_index]
+        predictions.append({"id": example_id, "intent": intent_labels[intent_ids[row]], "tags": io_to_bio(io_tags)})
+    return predictions
+
+
 def mean_over_languages(
     metrics_by_language: Mapping[str, Mapping[str, float]], languages: Iterable[str] | None = None
 ) -> dict[str, float]:
@@ -63,6 +107,19 @@ def mean_over_languages(
     return {
         name: sum(row[name] for row in rows) / (1 if name.startswith("num_") else len(rows)) for name in sorted(shared)
     }
+
+
+def flatten_metrics(
+    by_language: Mapping[str, Mapping[str, float]], mean: Mapping[str, float], prefix: str
+) -> dict[str, float]:
+    """`{prefix}_{metric}` for the MEAN and `{prefix}_{language}_{metric}` for each language, as the logs and
+    eval_results.json / predict_results.json name them: the scalar metrics (`METRICS`), `num_examples` and `loss`;
+    the per-type breakdown stays out."""
+    kept = (*METRICS, "num_examples", "loss")
+    metrics = {f"{prefix}_{name}": value for name, value in mean.items() if name in kept}
+    for language, scores in by_language.items():
+        metrics.update({f"{prefix}_{language}_{name}": value for name, value in scores.items() if name in kept})
+    return metrics
 
 
 def two_proportion_z_test(proportion_a: float, n_a: int, proportion_b: float, n_b: int) -> tuple[float, float]:

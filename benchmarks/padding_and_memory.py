@@ -42,7 +42,8 @@ import data  # noqa: E402
 from benchmarks.train_step_speed import make_trainer, timed_step  # noqa: E402
 from embedded_encoder import embedded_encoder_path  # noqa: E402
 from run_xnlu import ScriptArguments, load_model  # noqa: E402
-from trainer_crossaligner import CrossAlignerTrainer, PairSampler, XNLUDataCollator  # noqa: E402
+from trainer_crossaligner import CrossAlignerTrainer  # noqa: E402
+from xnlu_batching import PairSampler, XNLUDataCollator  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "mtod"
 TARGETS = ["es", "th"]

@@ -7,7 +7,7 @@ run each batch one after the other, and each reports the median over batches of 
 the same batch, so that load from other processes (this is a shared machine) hits every setting alike; each
 (setting, batch) is timed `--repeats` times (the model trains on the batch again each time) and the fastest kept.
 
-`--compare-calls` also times `encode_pairs` done as two model calls (English, then translation) against the
+`--compare-calls` also times `forward_pairs` done as two model calls (English, then translation) against the
 trainer's single concatenated call.
 
     python benchmarks/train_step_speed.py [--steps 8] [--warmup 2] [--repeats 3] [--threads 1] [--compare-calls]
@@ -29,18 +29,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from crossaligner_config import CrossAlignerTrainingArguments  # noqa: E402
 from modeling_crossaligner import (  # noqa: E402
     JointXNLUOutput,
     XLMRobertaForJointXNLU,
     XLMRobertaJointXNLUConfig,
 )
-from trainer_crossaligner import (  # noqa: E402
-    CrossAlignerTrainer,
-    CrossAlignerTrainingArguments,
-    PairOutputs,
-    XNLUDataCollator,
-    _pad_columns,
-)
+from trainer_crossaligner import CrossAlignerTrainer, PairOutputs  # noqa: E402
+from xnlu_batching import XNLUDataCollator  # noqa: E402
 
 VOCAB, PAD = 8000, 1
 INTENTS = [f"intent_{i}" for i in range(12)]
@@ -114,7 +110,7 @@ def model() -> XLMRobertaForJointXNLU:
 class TwoCallTrainer(CrossAlignerTrainer):
     """English and translation through the model in two calls; outputs laid out as the one-call version's."""
 
-    def encode_pairs(self, model, inputs):
+    def forward_pairs(self, model, inputs):
         english = model(
             input_ids=inputs["input_ids"],
             attention_mask=inputs["attention_mask"],
@@ -137,13 +133,7 @@ class TwoCallTrainer(CrossAlignerTrainer):
             slot_logits=torch.cat([pad_rows(english.slot_logits), pad_rows(translation.slot_logits)]),
             pooled_output=torch.cat([english.pooled_output, translation.pooled_output]),
         )
-        attention_mask = torch.cat(
-            [
-                _pad_columns(inputs["attention_mask"], length, 0),
-                _pad_columns(inputs["translation_attention_mask"], length, 0),
-            ]
-        )
-        return PairOutputs(outputs=outputs, attention_mask=attention_mask, batch_size=inputs["input_ids"].shape[0])
+        return PairOutputs(outputs=outputs, batch_size=inputs["input_ids"].shape[0])
 
 
 def make_trainer(

@@ -165,7 +165,7 @@ def test_training_with_projection_logs_its_loss_and_what_it_kept(tmp_path, tiny_
     assert all(
         "projection_loss" in entry and entry["projection_weight"] != 1.0 or entry["step"] == 1 for entry in logs
     )  # CoV for two losses
-    assert ("projection_kept_entities" in logs[-1]) == (refresh == "step")
+    assert ("projection_kept_fraction" in logs[-1]) == (refresh == "step")
     assert ("projected_slot_labels" in trainer.train_dataset.column_names) == (refresh == "never")
     records = trainer.projected_records()
     assert list(records) == ["es"] and len(records["es"]) == len(trainer.train_dataset)

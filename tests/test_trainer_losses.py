@@ -7,17 +7,9 @@ import pytest
 import torch
 from tiny_models import INTENTS, SLOT_LABELS, build_tiny_model
 
-from trainer_crossaligner import (
-    ALIGNMENTS,
-    CoVWeighting,
-    CrossAlignerTrainingArguments,
-    XNLUDataCollator,
-    contrastive_loss,
-    crossaligner_loss,
-    parse_alignment,
-    translate_intent_loss,
-    xeroalign_loss,
-)
+from crossaligner_config import ALIGNMENTS, CrossAlignerTrainingArguments, parse_alignment
+from xnlu_batching import XNLUDataCollator
+from xnlu_losses import CoVWeighting, contrastive_loss, crossaligner_loss, translate_intent_loss, xeroalign_loss
 
 
 def _log_sigmoid(x):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from trainer_helpers import labelled_dataset, make_trainer, pair_dataset
 
-from trainer_crossaligner import PairSampler
+from xnlu_batching import PairSampler
 
 BATCH = 8
 
@@ -75,9 +75,9 @@ def test_evaluation_keeps_the_dataset_order_when_training_groups_by_length(tmp_p
         ).evaluate_languages({"es": spanish})
         for strategy in ("random", "group_by_length")
     ]
-    (random_scores, _, random_predictions), (grouped_scores, _, grouped_predictions) = results
-    assert grouped_predictions == random_predictions
-    assert grouped_scores == random_scores
+    random_order, grouped = results
+    assert grouped.predictions == random_order.predictions
+    assert grouped.scores == random_order.scores
 
 
 def test_a_few_batches_sorted_together_keep_batches_mixed_and_still_pad_less():
@@ -120,7 +120,7 @@ def test_scoring_in_length_order_returns_the_rows_in_the_dataset_order(tmp_path,
     by_batch_size = {}
     for size in (8, 1):
         trainer.args.per_device_eval_batch_size = size
-        by_batch_size[size] = trainer.evaluate_languages({"es": spanish})[2]["es"]
+        by_batch_size[size] = trainer.evaluate_languages({"es": spanish}).predictions["es"]
     batched = by_batch_size[8]
     assert len({(p["intent"], tuple(p["tags"])) for p in batched}) > 3  # a model whose predictions tell rows apart
     assert [prediction["id"] for prediction in batched] == list(spanish["id"])

@@ -29,8 +29,8 @@ class RecordingTrainer(CrossAlignerTrainer):
             self.micro_batches.append({"step": self.state.global_step + 1})
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
-    def encode_pairs(self, model, inputs):
-        pairs = super().encode_pairs(model, inputs)
+    def forward_pairs(self, model, inputs):
+        pairs = super().forward_pairs(model, inputs)
         self.micro_batches[-1].update(
             intent_loss=pairs.outputs.intent_loss.item(), slot_loss=pairs.outputs.slot_loss.item()
         )
@@ -239,7 +239,8 @@ def test_evaluate_languages_maps_tokens_to_words_and_scores_original_bio(tmp_pat
         lambda row, i: {"word_token_index": row["word_token_index"][:-1] + [-1]} if i == 0 else {}, with_indices=True
     )
     german = labelled_dataset(tiny_tokenizer, language="de", seed=5)
-    by_language, mean, predictions = trainer.evaluate_languages({"es": spanish, "de": german})
+    evaluation = trainer.evaluate_languages({"es": spanish, "de": german})
+    by_language, mean, predictions = evaluation.scores, evaluation.mean, evaluation.predictions
 
     first = predictions["es"][0]
     words = len(spanish[0]["words"])

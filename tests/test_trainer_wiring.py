@@ -12,16 +12,10 @@ import torch
 from tiny_models import INTENTS, SLOT_LABELS, build_tiny_model
 from trainer_helpers import MAX_SEQ_LENGTH, make_trainer, pair_dataset
 
+from crossaligner_config import ALIGNMENTS
 from projection import project_batch
-from trainer_crossaligner import (
-    ALIGNMENTS,
-    XNLUDataCollator,
-    contrastive_loss,
-    crossaligner_loss,
-    projection_loss,
-    translate_intent_loss,
-    xeroalign_loss,
-)
+from xnlu_batching import XNLUDataCollator
+from xnlu_losses import contrastive_loss, crossaligner_loss, projection_loss, translate_intent_loss, xeroalign_loss
 
 # Dropout off, so that every forward pass of the same input is the same; large initial weights, so that the outputs
 # of different inputs (and the losses of different formulas) differ clearly.
@@ -91,7 +85,7 @@ def projected_labels(trainer, english, translation, inputs):
 
 def trainer_losses(trainer, inputs):
     with torch.no_grad():
-        pairs = trainer.encode_pairs(trainer.model, inputs)
+        pairs = trainer.forward_pairs(trainer.model, inputs)
         return pairs, {name: trainer.alignment_loss(name, pairs, inputs) for name in ALIGNMENTS}
 
 

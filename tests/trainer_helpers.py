@@ -7,8 +7,9 @@ import random
 import datasets
 from tiny_models import INTENTS, SLOT_LABELS, build_tiny_model, build_tiny_tokenizer
 
+from crossaligner_config import CrossAlignerTrainingArguments
 from data.encoding import encode_labelled, encode_pairs
-from trainer_crossaligner import CrossAlignerTrainer, CrossAlignerTrainingArguments
+from trainer_crossaligner import CrossAlignerTrainer
 
 MAX_SEQ_LENGTH = 16
 # (words, BIO tags, intent) templates; the random generator picks and varies them.

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
+from transformers.modelcard import make_markdown_table
 
-from reporting import METRICS, results_table
+from run_results import RunResults, results_table
+from xnlu_evaluation import METRICS
 
 TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
 METHOD_NAMES = {
@@ -63,16 +65,9 @@ def weighting_description(alignment: list[str], weighting: str | None) -> str:
     )
 
 
-def precision_name(args) -> str:
-    """The precision a run trains and evaluates in: `mixed_precision` is --bf16 / --fp16, or accelerate launch's
-    --mixed_precision."""
-    return {"bf16": "bf16 mixed precision", "fp16": "fp16 mixed precision"}.get(args.mixed_precision, "fp32")
-
-
-def training_hyperparameters(trainer, max_seq_length: int, frozen: str, precision_choice: str) -> dict:
-    """The settings a trained model was trained with, read from its Trainer (what actually ran); `frozen` says what
-    training kept fixed, `precision_choice` how the precision was chosen."""
-    args, state = trainer.args, trainer.state
+def training_hyperparameters(args, state, results: RunResults, max_seq_length: int) -> dict:
+    """The settings a trained model was trained with: its training arguments, the Trainer's final `state` (what
+    actually ran) and its `results` (what was frozen, the precision and why, projection's layer)."""
     steps = state.max_steps or state.global_step
     if args.paper_optimization:
         scheduler = "one-cycle (PyTorch OneCycleLR defaults, as the paper's released code)"
@@ -85,7 +80,7 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen: str, precisio
     projection = {}
     if "projection" in args.alignment:
         projection = {
-            "projection: alignment layer": trainer.projection_layer(),
+            "projection: alignment layer": results.projection["layer"],
             "projection: filter": args.projection_filter,
             "projection: minimum link similarity": args.projection_min_similarity,
             "projection: aligned": "at every step, by the model being trained"
@@ -101,7 +96,9 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen: str, precisio
         "optimizer": f"{optimizer} (betas {args.adam_beta1}, {args.adam_beta2}; eps {args.adam_epsilon}; weight "
         f"decay {args.weight_decay})",
         "gradient clipping (max norm)": args.max_grad_norm,
-        "precision": f"{precision_name(args)} ({precision_choice})" if precision_choice else precision_name(args),
+        "precision": f"{results.numeric_precision} ({results.precision_choice})"
+        if results.precision_choice
+        else results.numeric_precision,
         "batch size per device": args.per_device_train_batch_size,
         "gradient accumulation steps": args.gradient_accumulation_steps,
         "processes": world_size,
@@ -109,7 +106,7 @@ def training_hyperparameters(trainer, max_seq_length: int, frozen: str, precisio
         "epochs": round(state.epoch or 0.0, 3),
         "optimisation steps": state.global_step,
         "max_seq_length": max_seq_length,
-        "frozen": frozen,
+        "frozen": results.frozen,
         "seed": args.seed,
     }
 
@@ -126,15 +123,15 @@ def framework_versions() -> dict[str, str]:
     return versions
 
 
-def eval_results(results: dict) -> list[EvalResult]:
+def eval_results(results: RunResults) -> list[EvalResult]:
     """`model-index` entries: every scalar metric of every language, and their MEAN over the target languages."""
-    dataset = results["dataset"]
-    rows = dict(results["languages"])
-    if results.get("mean"):
-        rows["mean"] = results["mean"]
+    dataset = results.dataset
+    rows = dict(results.languages)
+    if results.mean:
+        rows["mean"] = results.mean
     entries = []
     for language, scores in rows.items():
-        described = f"MEAN over {', '.join(results['mean_over'])}" if language == "mean" else language
+        described = f"MEAN over {', '.join(results.mean_over)}" if language == "mean" else language
         for metric in METRICS:
             entries.append(
                 EvalResult(
@@ -143,7 +140,7 @@ def eval_results(results: dict) -> list[EvalResult]:
                     dataset_type=HUB_DATASET_IDS.get(dataset, dataset),
                     dataset_name=f"{DATASET_NAMES.get(dataset, dataset)} ({described})",
                     dataset_config=language,
-                    dataset_split=results["split"],
+                    dataset_split=results.split,
                     metric_type=metric,
                     metric_name=f"{metric} ({described})",
                     metric_value=round(scores[metric], 4),
@@ -153,7 +150,7 @@ def eval_results(results: dict) -> list[EvalResult]:
 
 
 def render_model_card(
-    results: dict,
+    results: RunResults,
     hyperparameters: dict,
     model_id: str,
     example_text: str,
@@ -161,14 +158,12 @@ def render_model_card(
     license: str = "unknown",
 ) -> ModelCard:
     """A model card with Hub metadata: language, license, base_model, datasets, tags, pipeline and a `model-index`
-    holding every per-language metric of `results` (a `results.json` dict) and their MEAN. `base_model` defaults to
+    holding every per-language metric of `results` and their MEAN. `base_model` defaults to
     the encoder the run started from; it enters the metadata only if it is a Hub repo id."""
-    base_model = base_model or results["model_name_or_path"]
-    dataset = results["dataset"]
+    base_model = base_model or results.model_name_or_path
+    dataset = results.dataset
     # A run that only trained has no scores: its card names the languages it trained on and for.
-    languages = list(results["languages"]) or list(
-        dict.fromkeys([*results["train_languages"], *results["target_languages"]])
-    )
+    languages = list(results.languages) or list(dict.fromkeys([*results.train_languages, *results.target_languages]))
     card_data = ModelCardData(
         language=languages,
         license=license,
@@ -176,7 +171,7 @@ def render_model_card(
         base_model=_hub_id_or_none(base_model),
         datasets=[HUB_DATASET_IDS[dataset]] if dataset in HUB_DATASET_IDS else None,
         tags=["crossaligner-xnlu", "intent-classification", "slot-filling", "cross-lingual", "xlm-roberta"]
-        + sorted(results["alignment"]),
+        + sorted(results.alignment),
         # The standard pipeline of that task works on this model (its AutoModelForTokenClassification view).
         pipeline_tag="token-classification",
         model_name=model_id,
@@ -188,26 +183,28 @@ def render_model_card(
         model_name=model_id,
         model_id=model_id,
         languages=languages,
-        train_languages=results["train_languages"],
-        target_languages=results["target_languages"],
+        train_languages=results.train_languages,
+        target_languages=results.target_languages,
         base_model=base_model,
         dataset=DATASET_NAMES.get(dataset, dataset),
         license=license,
-        alignment=results["alignment"],
-        method=method_description(results["alignment"], results["train_languages"]),
-        weighting_description=weighting_description(results["alignment"], results.get("weighting")),
-        pairing=results.get("pairing"),
-        gold_scheme=results["gold_scheme"],
-        num_intents=results.get("num_intents"),
-        num_slot_types=results.get("num_slot_types"),
-        split=results["split"],
-        mean_over=results["mean_over"],
-        results_table=results_table(results) if results["languages"] else None,
+        alignment=results.alignment,
+        method=method_description(results.alignment, results.train_languages),
+        weighting_description=weighting_description(results.alignment, results.weighting),
+        pairing=results.pairing,
+        gold_scheme=results.gold_scheme,
+        num_intents=results.num_intents,
+        num_slot_types=results.num_slot_types,
+        split=results.split,
+        mean_over=results.mean_over,
+        results_table=results_table(results) if results.languages else None,
         example_text=example_text.replace('"', '\\"'),
-        hyperparameters=hyperparameters,
-        training_examples=results.get("training_examples", {}),
-        training_pairs=results.get("training_pairs", {}),
-        skipped_examples=results.get("skipped_examples", {}),
-        unknown_labels=results.get("unknown_labels", {}),
+        hyperparameters_table=make_markdown_table(
+            [{"hyper-parameter": name, "value": value} for name, value in hyperparameters.items()]
+        ).rstrip(),
+        training_examples=results.training_examples,
+        training_pairs=results.training_pairs,
+        skipped_examples=results.skipped_examples,
+        unknown_labels=results.unknown_labels,
         frameworks=framework_versions(),
     )

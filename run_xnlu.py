@@ -25,231 +25,42 @@ labelled training files; only the Target Language baseline (`--train_languages t
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
-import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
-import numpy as np
 import torch
 import transformers
 from transformers import AutoTokenizer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 import data
+from crossaligner_config import CrossAlignerTrainingArguments
 from data.encoding import unseen_labels
-from model_card import precision_name, render_model_card, training_hyperparameters
 from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig
 from push_to_hub import check_publish_arguments, publish
-from reporting import plot_results, results_table, write_predictions
-from run_arguments import (
-    DATA_LICENSES,
-    EMBEDDED_ENCODER,
-    EMBEDDED_ENCODER_HUB_ID,
-    TARGET,
-    ScriptArguments,
-    UsageError,
-    check_cpu_bf16,
-    closest,
-    parse_arguments,
-    use_all_cores_under_accelerate,
+from run_arguments import EMBEDDED_ENCODER, TARGET, ScriptArguments, UsageError, parse_arguments
+from run_data import RunPlan, build_training_set, first, make_plan, scoring_sets, target_languages
+from run_device import check_cpu_bf16, precision_name, use_all_cores_under_accelerate
+from run_outputs import (
+    prepare_output_dir,
+    write_model_card,
+    write_predictions_files,
+    write_projected_files,
 )
-from trainer_crossaligner import CrossAlignerTrainer, CrossAlignerTrainingArguments
-from xnlu_evaluation import mean_over_languages
+from run_results import RESULTS_FILE, RunResults, results_table
+from trainer_crossaligner import CrossAlignerTrainer
+from xnlu_evaluation import Evaluation, default_mean_over
 
 logger = logging.getLogger("run_xnlu")
 
-# Files and folders a run writes into its output directory: what --overwrite_output_dir removes.
-OWNED_OUTPUTS = (
-    "config.json",
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "model-*-of-*.safetensors",
-    "*.py",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "sentencepiece.bpe.model",
-    "README.md",
-    "results.json",
-    "results.md",
-    "results.png",
-    "predictions_*.jsonl",
-    "projected_*.jsonl",
-    "*_results.json",
-    "trainer_state.json",
-    "training_args.bin",
-    "checkpoint-*",
-    "runs",
-)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Output folders
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def prepare_output_dir(script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments) -> str | None:
-    """The checkpoint to resume from ("last": the newest, found per model later), if any. A non-empty output folder
-    is never written into by surprise; with --overwrite_output_dir what an earlier run wrote there is removed."""
-    output_dir = Path(training_args.output_dir)
-    resume = training_args.resume_from_checkpoint
-    if resume in ("True", "true", "last"):
-        return "last"
-    if resume is not None:
-        return resume
-    if output_dir.is_dir() and any(output_dir.iterdir()):
-        if not script_args.overwrite_output_dir:
-            last = get_last_checkpoint(output_dir)
-            hint = f" or --resume_from_checkpoint {last} to continue it" if last else ""
-            raise UsageError(
-                f"--output_dir {output_dir} already exists and is not empty: use another --output_dir, "
-                f"--overwrite_output_dir to replace what a run wrote there{hint}"
-            )
-        removed = remove_previous_outputs(output_dir)
-        if removed:
-            logger.info("--overwrite_output_dir: removed the previous run's %s", ", ".join(removed))
-    return None
-
-
-def remove_previous_outputs(output_dir: Path) -> list[str]:
-    """Remove what a run_xnlu.py run writes (OWNED_OUTPUTS, also in per-language model folders, recognised by their
-    results.json); every other file stays. Returns the names removed."""
-    import fnmatch
-
-    removed = []
-    for entry in sorted(output_dir.iterdir()):
-        if (
-            entry.is_dir()
-            and not entry.is_symlink()
-            and (entry / "results.json").is_file()
-            and not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in OWNED_OUTPUTS)
-        ):
-            removed += [f"{entry.name}/{name}" for name in remove_previous_outputs(entry)]
-            if not any(entry.iterdir()):
-                entry.rmdir()
-            continue
-        if any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in OWNED_OUTPUTS):
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-            removed.append(entry.name)
-    return removed
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Threads
-# --------------------------------------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RunPlan:
-    """What one model's run reads and does."""
-
-    targets: list[str]  # target languages: aligned to, and evaluated on
-    train_languages: list[str]  # languages whose labelled training data is read
-    eval_languages: list[str]  # languages scored (train languages first)
-    aligned: bool
-
-    def splits(self, training_args: CrossAlignerTrainingArguments, source: str) -> dict[str, list[str]]:
-        """Language -> the splits this run opens: labelled training data only of the training languages."""
-        splits: dict[str, list[str]] = {}
-        if training_args.do_train:
-            for language in self.train_languages:
-                splits.setdefault(language, []).append("train")
-            if training_args.eval_strategy != "no":
-                splits.setdefault(source, []).append("dev")
-            if self.aligned:
-                splits.setdefault(source, []).append("train")
-        for action, split in ((training_args.do_eval, "dev"), (training_args.do_predict, "test")):
-            if action:
-                for language in self.eval_languages:
-                    splits.setdefault(language, []).append(split)
-        return {language: sorted(set(parts)) for language, parts in splits.items()}
-
-
-def make_plan(
-    script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str], source: str
-) -> RunPlan:
-    train_languages = list(targets) if script_args.train_languages == [TARGET] else list(script_args.train_languages)
-    aligned = bool(training_args.alignment) and training_args.do_train
-    if aligned and train_languages != [source]:
-        raise ValueError(f"aligned training uses the {source} labelled data only: use --train_languages {source}")
-    scored = [*train_languages, *(language for language in targets if language not in train_languages)]
-    return RunPlan(targets=list(targets), train_languages=train_languages, eval_languages=scored, aligned=aligned)
-
-
-def target_languages(script_args: ScriptArguments) -> list[str]:
-    """The requested target languages (each must be in the data), or every language of the data but English."""
-    available = data.available_languages(script_args.dataset, script_args.data_dir)
-    if not script_args.target_languages:
-        return [language for language in available if language != "en"]
-    for language in script_args.target_languages:
-        # A reader may take a longer form of its codes (MASSIVE: de-DE for de).
-        if not {language, language.lower(), language.split("-")[0].lower()} & set(available):
-            where = f" in {script_args.data_dir}" if script_args.data_dir else ""
-            raise UsageError(
-                f"--target_languages {language}: {script_args.dataset}{where} has no language {language!r}; it has "
-                f"{', '.join(available)}{closest(language, available)}"
-            )
-    return list(dict.fromkeys(script_args.target_languages))
-
-
-def sample(rows: datasets.Dataset, count: int | None, seed: int) -> datasets.Dataset:
-    """A seeded random sample of `count` rows (all rows when `count` is None or larger). The same seed and row count
-    give the same rows, so aligned and zero-shot runs sample the same English examples."""
-    if count is None or count >= len(rows):
-        return rows
-    return rows.shuffle(seed=seed).select(range(count))
-
-
-def first(rows: datasets.Dataset, count: int | None) -> datasets.Dataset:
-    return rows if count is None else rows.select(range(min(count, len(rows))))
-
-
-def build_training_set(
-    corpus: data.XNLUCorpus, plan: RunPlan, encode: dict, script_args: ScriptArguments, seed: int
-) -> datasets.Dataset:
-    """Aligned: every (sampled) English example with its translation into each target language (data.encode_pairs;
-    which pairs an epoch uses is the trainer's PairSampler). Otherwise the labelled training sets."""
-    if plan.aligned:
-        missing = [language for language in plan.targets if language not in corpus.translations]
-        if missing:
-            raise ValueError(
-                f"alignment needs translations of the English training data into every target language; "
-                f"{script_args.dataset} has none for {missing}. Choose --target_languages or --alignment none."
-            )
-        english = sample(corpus.labelled[corpus.source_language]["train"], script_args.max_train_samples, seed)
-        return data.encode_pairs(english, corpus.translations, target_languages=plan.targets, **encode)
-    return datasets.concatenate_datasets(
-        [
-            sample(
-                data.encode_labelled(corpus.labelled[language]["train"], **encode), script_args.max_train_samples, seed
-            )
-            for language in plan.train_languages
-        ]
-    )
-
-
-def scoring_sets(
-    corpus: data.XNLUCorpus, plan: RunPlan, split: str, count: int | None, encode: dict, script_args: ScriptArguments
-) -> dict[str, datasets.Dataset]:
-    sets = {}
-    for language in plan.eval_languages:
-        if split not in corpus.labelled[language]:
-            raise ValueError(f"{script_args.dataset}: language {language!r} has no {split} split")
-        sets[language] = data.encode_labelled(first(corpus.labelled[language][split], count), **encode)
-    return sets
-
+# The metric prefix of each split, as transformers' scripts name them (eval_results.json, predict_results.json).
+PREFIXES = {"dev": "eval", "test": "predict"}
 
 # --------------------------------------------------------------------------------------------------------------------
 # Model
@@ -335,9 +146,9 @@ def load_trained_model(path: str) -> XLMRobertaForJointXNLU:
 
 def run_model(
     script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, targets: list[str], resume: str | None
-) -> dict:
+) -> RunResults:
     """Train (--do_train), evaluate (--do_eval) and predict (--do_predict) with one model aligned to `targets`; write
-    its outputs to `training_args.output_dir`. Returns its results.json content."""
+    its outputs to `training_args.output_dir`."""
     started = time.time()
     output_dir = Path(training_args.output_dir)
     source = "en"
@@ -360,11 +171,10 @@ def run_model(
             encoder_path = script_args.model_name_or_path
             model = load_trained_model(encoder_path)
         tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-        labels = model.config.intent_labels, model.config.slot_labels
         encode = dict(
             tokenizer=tokenizer,
-            intent_labels=labels[0],
-            slot_labels=labels[1],
+            intent_labels=model.config.intent_labels,
+            slot_labels=model.config.slot_labels,
             max_seq_length=model.config.max_seq_length,
         )
         train = (
@@ -379,7 +189,7 @@ def run_model(
                     first(corpus.labelled[source]["dev"], script_args.max_eval_samples), **encode
                 )
             }
-        evaluations = {
+        scoring = {
             split: scoring_sets(corpus, plan, split, count, encode, script_args)
             for split, action, count in (
                 ("dev", training_args.do_eval, script_args.max_eval_samples),
@@ -387,26 +197,13 @@ def run_model(
             )
             if action
         }
+        unknown_labels = {split: labels_unknown_to(model, sets) for split, sets in scoring.items()}
 
     trainer = CrossAlignerTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer
     )
     if training_args.do_train:
-        # An aligned training set has one row per (English example, translation): count the English examples.
-        logger.info(
-            "training on %s; evaluating on %s",
-            f"{len(set(train['id']))} English examples paired with {', '.join(plan.targets)} "
-            f"({len(train)} translation pairs{f', pairing {training_args.pairing}' if len(plan.targets) > 1 else ''})"
-            if plan.aligned
-            else f"{len(train)} {'/'.join(plan.train_languages)} labelled examples",
-            ", ".join(plan.eval_languages),
-        )
-        logger.info(
-            "learning rate %g (encoder), %g (new heads); frozen: %s",
-            training_args.learning_rate,
-            head_learning_rate(training_args),
-            frozen_parameters(script_args),
-        )
+        log_training_plan(train, plan, script_args, training_args)
         checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
         if resume == "last" and checkpoint is None:
             raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
@@ -415,197 +212,162 @@ def run_model(
         trainer.save_metrics("train", train_result.metrics)
         trainer.save_state()
 
-    mean_over = [
-        language for language in plan.eval_languages if language not in plan.train_languages
-    ] or plan.eval_languages
-    scored = {}
-    for split, prefix in (("dev", "eval"), ("test", "predict")):
-        if split in evaluations:
-            by_language, _, predictions = trainer.evaluate_languages(
-                evaluations[split], metric_key_prefix=prefix, gold_scheme=script_args.gold_scheme, mean_over=mean_over
-            )
-            scored[split] = (by_language, predictions)
+    mean_over = default_mean_over(plan.eval_languages, plan.train_languages)
+    evaluations = {
+        split: trainer.evaluate_languages(
+            sets, metric_key_prefix=PREFIXES[split], gold_scheme=script_args.gold_scheme, mean_over=mean_over
+        )
+        for split, sets in scoring.items()
+    }
     # The test split's scores are the run's results; the dev split's when only --do_eval; none when only --do_train.
-    split = next((name for name in ("test", "dev") if name in scored), None)
-    by_language, _ = scored.get(split, ({}, {}))
-    results = summarise(
-        by_language, split, plan, mean_over, corpus, evaluations.get(split, {}), trainer, script_args, training_args
+    split = next((name for name in ("test", "dev") if name in evaluations), None)
+    results = build_results(
+        evaluations.get(split),
+        split,
+        unknown_labels.get(split, {}),
+        plan,
+        mean_over,
+        corpus,
+        model,
+        train,
+        trainer,
+        script_args,
+        training_args,
     )
     if trainer.is_world_process_zero():
-        write_outputs(
-            output_dir, results, scored, evaluations, trainer, script_args, training_args, time.time() - started
-        )
+        output_dir.mkdir(parents=True, exist_ok=True)
+        results.save(output_dir)
+        for name, evaluation in evaluations.items():
+            trainer.save_metrics(PREFIXES[name], evaluation.flat_metrics(PREFIXES[name]))
+        if split is not None:
+            write_predictions_files(output_dir, evaluations[split], scoring[split])
+        if training_args.do_train and "projection" in results.alignment:
+            write_projected_files(output_dir, trainer.projected_records())
+        if training_args.do_train:
+            example = card_example_text(results, scoring.get(split, {}), train)
+            write_model_card(output_dir, results, training_args, trainer.state, script_args, example)
+        report(results, output_dir, script_args, time.time() - started)
     return results
 
 
-def summarise(
-    by_language: dict,
-    split: str,
+def log_training_plan(train, plan: RunPlan, script_args: ScriptArguments, training_args) -> None:
+    # An aligned training set has one row per (English example, translation): count the English examples.
+    logger.info(
+        "training on %s; evaluating on %s",
+        f"{len(set(train['id']))} English examples paired with {', '.join(plan.targets)} "
+        f"({len(train)} translation pairs{f', pairing {training_args.pairing}' if len(plan.targets) > 1 else ''})"
+        if plan.aligned
+        else f"{len(train)} {'/'.join(plan.train_languages)} labelled examples",
+        ", ".join(plan.eval_languages),
+    )
+    logger.info(
+        "learning rate %g (encoder), %g (new heads); frozen: %s",
+        training_args.learning_rate,
+        head_learning_rate(training_args),
+        frozen_parameters(script_args),
+    )
+
+
+def build_results(
+    evaluation: Evaluation | None,
+    split: str | None,
+    unknown_labels: dict[str, dict],
     plan: RunPlan,
     mean_over: list[str],
     corpus: data.XNLUCorpus,
-    scored_sets: dict,
+    model: XLMRobertaForJointXNLU,
+    train: datasets.Dataset | None,
     trainer: CrossAlignerTrainer,
     script_args: ScriptArguments,
     training_args: CrossAlignerTrainingArguments,
-) -> dict:
-    """results.json: every score per language (fractions), the MEAN over the target languages, and what the model
-    was trained on."""
-    config = trainer.model.config
-    languages = {
-        language: {name: value for name, value in scores.items() if name != "loss"}
-        for language, scores in by_language.items()
-    }
-    results = {
-        "dataset": script_args.dataset,
-        "alignment": list(training_args.alignment) if training_args.do_train else [],
-        "weighting": training_args.weighting if training_args.do_train and training_args.alignment else None,
-        "pairing": training_args.pairing if plan.aligned and len(plan.targets) > 1 else None,
-        "protocol": "one model for all target languages",
-        "trained": training_args.do_train,
-        "model_name_or_path": script_args.model_name_or_path,
-        "split": split,
-        "gold_scheme": script_args.gold_scheme,
-        "precision": precision_name(training_args),
-        "precision_choice": script_args.precision_choice,
-        "train_languages": plan.train_languages if training_args.do_train else [],
-        "target_languages": plan.targets,
-        "mean_over": mean_over,
-        "languages": languages,
-        "mean": mean_over_languages(languages, mean_over) if languages else {},
-        "num_intents": len(config.intent_labels),
-        "num_slot_types": len(config.slot_labels) - 1,
-    }
-    if training_args.do_train:
-        results["training_examples"] = (
-            {
-                language: int(count)
-                for language, count in zip(*np.unique(trainer.train_dataset["language"], return_counts=True))
-            }
-            if not plan.aligned
-            else {corpus.source_language: len(set(trainer.train_dataset["id"]))}
+) -> RunResults:
+    """The run's RunResults: every score per language (fractions), the MEAN over the target languages, and what the
+    model was trained on."""
+    trained = training_args.do_train
+    results = RunResults(
+        dataset=script_args.dataset,
+        model_name_or_path=script_args.model_name_or_path,
+        trained=trained,
+        alignment=list(training_args.alignment) if trained else [],
+        weighting=training_args.weighting if trained and training_args.alignment else None,
+        pairing=training_args.pairing if plan.aligned and len(plan.targets) > 1 else None,
+        one_model_per_language=False,
+        split=split,
+        gold_scheme=script_args.gold_scheme,
+        numeric_precision=precision_name(training_args),
+        precision_choice=script_args.precision_choice,
+        train_languages=plan.train_languages if trained else [],
+        target_languages=plan.targets,
+        mean_over=mean_over,
+        num_intents=len(model.config.intent_labels),
+        num_slot_types=len(model.config.slot_labels) - 1,
+    )
+    if evaluation is not None:
+        results.languages = {
+            language: {name: value for name, value in scores.items() if name != "loss"}
+            for language, scores in evaluation.scores.items()
+        }
+        results.mean = {name: value for name, value in evaluation.mean.items() if name != "loss"}
+    if trained:
+        results.training_examples = (
+            {corpus.source_language: len(set(train["id"]))}
+            if plan.aligned
+            else dict(sorted(collections.Counter(train["language"]).items()))
         )
-        results["training_pairs"] = trainer.training_pairs()
-        results["learning_rate"] = training_args.learning_rate
-        results["head_learning_rate"] = head_learning_rate(training_args)
-        results["frozen"] = frozen_parameters(script_args)
-        results["epochs"] = trainer.state.epoch
+        results.training_pairs = trainer.training_pairs()
+        results.learning_rate = training_args.learning_rate
+        results.head_learning_rate = head_learning_rate(training_args)
+        results.frozen = frozen_parameters(script_args)
+        results.epochs = trainer.state.epoch
         if "projection" in training_args.alignment:
-            results["projection"] = {
+            results.projection = {
                 "layer": trainer.projection_layer(),
                 "filter": training_args.projection_filter,
                 "min_similarity": training_args.projection_min_similarity,
                 "refresh": training_args.projection_refresh,
             }
-    unknown = {
-        language: found
-        for language, dataset in scored_sets.items()
-        if (found := unseen_labels(dataset, config.intent_labels, config.slot_labels))
-    }
-    if unknown:
-        results["unknown_labels"] = unknown
-        logger.warning("labels the model does not know (scored as errors): %s", json.dumps(unknown))
+    results.unknown_labels = unknown_labels
     if corpus.skipped:
-        results["skipped_examples"] = corpus.skipped_counts()
+        results.skipped_examples = corpus.skipped_counts()
     return results
 
 
-def write_outputs(
-    output_dir: Path,
-    results: dict,
-    scored: dict,
-    evaluations: dict,
-    trainer: CrossAlignerTrainer,
-    script_args: ScriptArguments,
-    training_args: CrossAlignerTrainingArguments,
-    seconds: float,
-) -> None:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    for split, prefix in (("dev", "eval"), ("test", "predict")):
-        if split in scored:
-            by_language, _ = scored[split]
-            trainer.save_metrics(prefix, flat_metrics(by_language, results["mean_over"], prefix))
-    table = results_table(results) if results["languages"] else None
-    if table:
-        (output_dir / "results.md").write_text(table + "\n")
-        plot_results(results, output_dir / "results.png")
-    _, predictions = scored.get(results["split"], ({}, {}))
-    for language, rows in predictions.items():
-        dataset = evaluations[results["split"]][language]
-        write_predictions(
-            output_dir / f"predictions_{language}.jsonl",
-            [
-                {
-                    "id": row["id"],
-                    "words": words,
-                    "gold_intent": intent,
-                    "predicted_intent": row["intent"],
-                    "gold_tags": tags,
-                    "predicted_tags": row["tags"],
-                }
-                for row, words, intent, tags in zip(rows, dataset["words"], dataset["intent"], dataset["tags"])
-            ],
-        )
-    if training_args.do_train and "projection" in results["alignment"]:
-        for language, records in trainer.projected_records().items():
-            write_predictions(output_dir / f"projected_{language}.jsonl", records)
-    if training_args.do_train:
-        base_model = EMBEDDED_ENCODER_HUB_ID if results["model_name_or_path"] == EMBEDDED_ENCODER else None
-        card = render_model_card(
-            results,
-            training_hyperparameters(
-                trainer, script_args.max_seq_length, results["frozen"], script_args.precision_choice
-            ),
-            model_id=training_args.hub_model_id or output_dir.name,
-            example_text=card_example_text(results, evaluations, trainer.train_dataset),
-            base_model=base_model,
-            license=script_args.license or DATA_LICENSES.get(script_args.dataset, "unknown"),
-        )
-        card.save(output_dir / "README.md")
-    if table:
-        print(f"\n{script_args.dataset} {results['split']} results ({describe(results)}), {seconds / 60:.1f} min:\n")
-        print(results_table(results, slot_types=script_args.print_slot_types))
-        print(
-            f"\nSaved {'the model, its card, ' if training_args.do_train else ''}results.json/.md/.png and "
-            f"predictions_*.jsonl in {output_dir}"
-        )
-    else:
-        print(
-            f"\n{describe(results)}, {seconds / 60:.1f} min: saved the model, its card and results.json in {output_dir}"
-        )
+def labels_unknown_to(model: XLMRobertaForJointXNLU, scored_sets: dict[str, datasets.Dataset]) -> dict[str, dict]:
+    """Per language, the intents and slot types of its scored set that the model does not know (scored as errors),
+    said before training."""
+    unknown = {
+        language: found
+        for language, dataset in scored_sets.items()
+        if (found := unseen_labels(dataset, model.config.intent_labels, model.config.slot_labels))
+    }
+    if unknown:
+        logger.warning("labels the model does not know (scored as errors): %s", json.dumps(unknown))
+    return unknown
 
 
-def card_example_text(results: dict, evaluations: dict, train: datasets.Dataset) -> str:
+def card_example_text(results: RunResults, scored_sets: dict, train: datasets.Dataset) -> str:
     """The card's usage example: a scored target-language utterance, else a translation the model trained on, else
     a training utterance."""
-    sets = evaluations.get(results["split"], {})
-    for language in [*results["target_languages"], *sets]:
-        if language in sets:
-            return " ".join(sets[language][0]["words"])
+    for language in [*results.target_languages, *scored_sets]:
+        if language in scored_sets:
+            return " ".join(scored_sets[language][0]["words"])
     if "translation_text" in train.column_names:
         return train[0]["translation_text"]
     return " ".join(train[0]["words"])
 
 
-def flat_metrics(by_language: dict, mean_over: list[str], prefix: str) -> dict[str, float]:
-    """`<prefix>_<language>_<metric>` and `<prefix>_<metric>` (MEAN over the target languages), as the logs name
-    them; for eval_results.json / predict_results.json."""
-    from trainer_crossaligner import flatten_metrics
-
-    return flatten_metrics(by_language, mean_over_languages(by_language, mean_over), prefix)
-
-
-def describe(results: dict) -> str:
-    if not results["trained"]:
-        return f"{results['model_name_or_path']}, no training"
-    if results["alignment"]:
-        text = " + ".join(results["alignment"]) + (f", {results['weighting']}" if len(results["alignment"]) > 1 else "")
-    elif any(language != "en" for language in results["train_languages"]):
-        text = "Target Language"
+def report(results: RunResults, output_dir: Path, script_args: ScriptArguments, seconds: float) -> None:
+    """The console's summary: the per-language table (slot types only with --print_slot_types) and where it is."""
+    if results.languages:
+        print(f"\n{script_args.dataset} {results.split} results ({results.describe()}), {seconds / 60:.1f} min:\n")
+        print(results_table(results, slot_types=script_args.print_slot_types))
+        print(
+            f"\nSaved {'the model, its card, ' if results.trained else ''}results.json/.md/.png and "
+            f"predictions_*.jsonl in {output_dir}"
+        )
     else:
-        text = "zero-shot"
-    return text + (", one model per target language" if results["protocol"].startswith("one model per") else "")
+        saved = f"saved the model, its card and results.json in {output_dir}"
+        print(f"\n{results.describe()}, {seconds / 60:.1f} min: {saved}")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -629,7 +391,7 @@ def run_per_language(
     targets: list[str],
     resume: str | None,
     push: bool,
-) -> dict:
+) -> RunResults:
     """One model per target language in <output_dir>/<language>; a language whose folder already holds results is
     kept when resuming. Writes the merged results.json / results.md / results.png to output_dir."""
     if resume not in (None, "last"):
@@ -642,9 +404,9 @@ def run_per_language(
     for position, language in enumerate(targets, 1):
         folder = output_dir / language
         logger.info("[%d/%d] one model per target language: %s in %s", position, len(targets), language, folder)
-        if resume is not None and (folder / "results.json").is_file():
-            logger.info("%s: finished before, kept (%s)", language, folder / "results.json")
-            models[language] = json.loads((folder / "results.json").read_text())
+        if resume is not None and (folder / RESULTS_FILE).is_file():
+            logger.info("%s: finished before, kept (%s)", language, folder / RESULTS_FILE)
+            models[language] = RunResults.load(folder)
             continue
         language_args = dataclasses.replace(
             training_args,
@@ -655,76 +417,18 @@ def run_per_language(
         models[language] = run_model(script_args, language_args, [language], language_resume)
         if push and training_args.should_save:
             publish_run(folder, language_args, script_args, models[language])
-    merged = merge_results(models)
+    merged = RunResults.merge(models)
     if training_args.should_save:
-        (output_dir / "results.json").write_text(json.dumps(merged, indent=2) + "\n")
-    if training_args.should_save and not merged["languages"]:  # --do_train alone: nothing scored to merge
-        print(f"\n{describe(merged)}: each model and its card are in {output_dir}/<language>")
-    elif training_args.should_save:
-        table = results_table(merged)
-        (output_dir / "results.md").write_text(table + "\n")
-        plot_results(merged, output_dir / "results.png")
-        shown = results_table(merged, slot_types=script_args.print_slot_types)
-        print(
-            f"\n{script_args.dataset} {merged['split']} results ({describe(merged)}):\n\n{shown}\n\n"
-            f"Each model and its own results are in {output_dir}/<language>; merged results.json/.md/.png in "
-            f"{output_dir}"
-        )
-    return merged
-
-
-def merge_results(models: dict[str, dict]) -> dict:
-    """The results of one model per target language as one table: each language scored by its own model; the
-    source language's scores of each model are kept apart (`source_scores`)."""
-    first_results = next(iter(models.values()))
-    merged = {
-        key: first_results[key]
-        for key in (
-            "dataset",
-            "alignment",
-            "weighting",
-            "trained",
-            "model_name_or_path",
-            "split",
-            "gold_scheme",
-            "precision",
-            "precision_choice",
-            "learning_rate",
-            "head_learning_rate",
-            "frozen",
-        )
-        if key in first_results  # missing from the results of older runs, or of runs that did not train
-    }
-    merged.update(
-        protocol="one model per target language",
-        pairing=None,
-        train_languages=sorted({lang for r in models.values() for lang in r["train_languages"]}),
-        target_languages=list(models),
-        mean_over=list(models),
-        models={lang: lang for lang in models},
-    )
-    merged["languages"] = {
-        language: results["languages"][language]
-        for language, results in models.items()
-        if language in results["languages"]  # not when the models were only trained
-    }
-    merged["mean"] = mean_over_languages(merged["languages"]) if merged["languages"] else {}
-    merged["source_scores"] = {
-        language: results["languages"][other]
-        for language, results in models.items()
-        for other in results["languages"]
-        if other != language
-    }
-    for key in ("training_pairs", "training_examples", "skipped_examples", "unknown_labels"):
-        combined = {}
-        for language, results in models.items():
-            for name, value in results.get(key, {}).items():
-                combined[name if key in ("training_pairs", "skipped_examples") else f"{name} ({language} model)"] = (
-                    value
-                )
-        if combined:
-            merged[key] = combined
-    merged["epochs"] = first_results.get("epochs")
+        merged.save(output_dir)
+        if merged.languages:
+            shown = results_table(merged, slot_types=script_args.print_slot_types)
+            print(
+                f"\n{script_args.dataset} {merged.split} results ({merged.describe()}):\n\n{shown}\n\n"
+                f"Each model and its own results are in {output_dir}/<language>; merged results.json/.md/.png in "
+                f"{output_dir}"
+            )
+        else:  # --do_train alone: nothing scored to merge
+            print(f"\n{merged.describe()}: each model and its card are in {output_dir}/<language>")
     return merged
 
 
@@ -734,7 +438,7 @@ def merge_results(models: dict[str, dict]) -> dict:
 
 
 def publish_run(
-    folder: Path, training_args: CrossAlignerTrainingArguments, script_args: ScriptArguments, results: dict
+    folder: Path, training_args: CrossAlignerTrainingArguments, script_args: ScriptArguments, results: RunResults
 ) -> None:
     publish(
         folder,
@@ -743,12 +447,12 @@ def publish_run(
         private=training_args.hub_private_repo,
         revision=training_args.hub_revision,
         create_pr=script_args.hub_create_pr,
-        commit_message=f"Train on {script_args.dataset} ({describe(results)})",
+        commit_message=f"Train on {script_args.dataset} ({results.describe()})",
     )
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run as the options say; returns the run's results.json content. A mistake in the options raises UsageError."""
+def main(argv: list[str] | None = None) -> RunResults:
+    """Run as the options say; returns the run's results. A mistake in the options raises UsageError."""
     script_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -762,11 +466,12 @@ def main(argv: list[str] | None = None) -> dict:
     check_cpu_bf16(script_args, training_args)
     logger.info("precision: %s (%s)", precision_name(training_args), script_args.precision_choice)
     resume = prepare_output_dir(script_args, training_args)
-    if training_args.push_to_hub:
+    push = training_args.push_to_hub
+    if push:
         # Fail now, not after training, on a bad repo id or a missing token. We publish once at the end: Trainer's
         # own push would upload during training and replace our README.md with its generic model card.
-        training_args.hub_token = check_publish_arguments(training_args.hub_model_id, training_args.hub_token)
-    push, training_args.push_to_hub = training_args.push_to_hub, False
+        token = check_publish_arguments(training_args.hub_model_id, training_args.hub_token)
+        training_args = dataclasses.replace(training_args, push_to_hub=False, hub_token=token)
 
     targets = target_languages(script_args)
     if per_language(script_args, training_args, targets):

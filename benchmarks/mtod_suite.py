@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.error_analysis import analyse_run, error_table, examples_table  # noqa: E402
 from benchmarks.significance import compare_runs, compare_suite, significance_table  # noqa: E402
-from reporting import plot_results  # noqa: E402
+from reporting import plot_scores  # noqa: E402
 from xnlu_evaluation import mean_over_languages  # noqa: E402
 
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "mtod"
@@ -468,10 +468,10 @@ def expectation_checks(output_dir: Path, languages=TARGET_LANGUAGES) -> str:
 
 
 def plot_comparison(output_dir: Path, path: Path, languages=TARGET_LANGUAGES) -> None:
-    """Grouped bars: the four MEAN metrics of each method (reporting.plot_results, one group per method)."""
+    """Grouped bars: the four MEAN metrics of each method (reporting.plot_scores, one group per method)."""
     means = load_means(Path(output_dir), METHODS, languages)
     groups = {METHODS_BY_NAME[name].label: scores for name, scores in means.items()}
-    plot_results({"languages": groups}, path, title=f"MTOD test, MEAN over {' and '.join(languages)}")
+    plot_scores(groups, path, title=f"MTOD test, MEAN over {' and '.join(languages)}")
 
 
 def write_comparison(output_dir: Path, languages=TARGET_LANGUAGES) -> None:

@@ -45,11 +45,11 @@ def test_reading_every_file_stops_at_the_malformed_training_line(release, tmp_pa
 
 def test_zero_shot_scores_every_test_example_of_all_eight_target_languages(tiny_encoder, release, tmp_path):
     results = run_xnlu.main(m_atis(tiny_encoder, release, tmp_path / "zero_shot", "--alignment", "none"))
-    assert list(results["languages"]) == ["en", *TARGETS] and results["mean_over"] == TARGETS
+    assert list(results.languages) == ["en", *TARGETS] and results.mean_over == TARGETS
     for language, (_, _, test) in SIZES.items():
-        assert results["languages"][language]["num_examples"] == test, language  # 893 each, Turkish 715
-    assert results["training_examples"] == {"en": 4488}
-    assert "skipped_examples" not in results  # the malformed Spanish training line was never read
+        assert results.languages[language]["num_examples"] == test, language  # 893 each, Turkish 715
+    assert results.training_examples == {"en": 4488}
+    assert results.skipped_examples == {}  # the malformed Spanish training line was never read
 
 
 def test_an_aligned_run_pairs_the_english_set_with_every_translation_file(tiny_encoder, release, tmp_path):
@@ -64,8 +64,8 @@ def test_an_aligned_run_pairs_the_english_set_with_every_translation_file(tiny_e
     results = run_xnlu.main(
         m_atis(tiny_encoder, release, tmp_path / "aligned", "--alignment", "crossaligner", "--pairing", "all")
     )
-    assert results["training_pairs"] == dict.fromkeys(sorted(TARGETS), TRAIN_TRANSLATIONS)
-    assert results["languages"]["tr"]["num_examples"] == 715
+    assert results.training_pairs == dict.fromkeys(sorted(TARGETS), TRAIN_TRANSLATIONS)
+    assert results.languages["tr"]["num_examples"] == 715
 
 
 def test_the_target_language_baseline_skips_and_counts_the_malformed_line_when_asked(tiny_encoder, release, tmp_path):
@@ -83,5 +83,5 @@ def test_the_target_language_baseline_skips_and_counts_the_malformed_line_when_a
     with pytest.raises(data.DataFormatError, match="line 111"):
         run_xnlu.main(arguments)
     results = run_xnlu.main(arguments + ["--skip_malformed_examples", "true"])
-    assert results["skipped_examples"] == {str(release / "es" / "train.txt"): 1}
-    assert results["training_examples"] == {"es": 4487}
+    assert results.skipped_examples == {str(release / "es" / "train.txt"): 1}
+    assert results.training_examples == {"es": 4487}

@@ -9,11 +9,12 @@ import sys
 
 import pytest
 import torch
-from test_run_xnlu import cli, write_mtod
+from test_run_xnlu import cli, squeezed, table_row, write_mtod
 
-import run_arguments
+import run_device
 import run_xnlu
-from run_arguments import EMBEDDED_ENCODER_RECIPE, UsageError, choose_precision, parse_arguments
+from run_arguments import EMBEDDED_ENCODER_RECIPE, UsageError, parse_arguments
+from run_device import choose_precision
 
 REPO_ROOT = run_xnlu.Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,7 @@ def cpu_only(monkeypatch):
     monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
 
     def native(multiplies_bf16: bool) -> None:
-        monkeypatch.setattr(run_arguments, "cpu_multiplies_bf16", lambda: multiplies_bf16)
+        monkeypatch.setattr(run_device, "cpu_multiplies_bf16", lambda: multiplies_bf16)
 
     return native
 
@@ -70,12 +71,10 @@ def test_accelerate_launch_without_a_precision_flag_is_automatic(cpu_only, tmp_p
     --mixed_precision flag that is no request."""
     cpu_only(True)
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
-    monkeypatch.setattr(run_arguments, "accelerate_launcher", lambda: (["accelerate", "launch"], {}))
+    monkeypatch.setattr(run_device, "accelerate_launcher", lambda: (["accelerate", "launch"], {}))
     _, training_args = parse_arguments(["--output_dir", str(tmp_path)])
     assert training_args.mixed_precision == "bf16"
-    monkeypatch.setattr(
-        run_arguments, "accelerate_launcher", lambda: (["accelerate", "launch", "--mixed_precision"], {})
-    )
+    monkeypatch.setattr(run_device, "accelerate_launcher", lambda: (["accelerate", "launch", "--mixed_precision"], {}))
     script_args, training_args = parse_arguments(["--output_dir", str(tmp_path)])
     assert training_args.mixed_precision == "no"
     assert script_args.precision_choice == "as asked: accelerate launch --mixed_precision no"
@@ -87,9 +86,7 @@ def test_gpu_precision_follows_its_bf16_support(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
     assert choose_precision(set()).mixed_precision == "bf16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
-    assert choose_precision(set()) == run_arguments.PrecisionChoice(
-        "no", True, "automatic: this GPU has no native bf16"
-    )
+    assert choose_precision(set()) == run_device.PrecisionChoice("no", True, "automatic: this GPU has no native bf16")
     assert choose_precision(set(), use_cpu=True).reason.startswith("automatic: this CPU")
 
 
@@ -97,10 +94,10 @@ def test_emulated_bf16_is_measured_and_said_before_training(cpu_only, tmp_path, 
     cpu_only(False)
     script_args, training_args = parse_arguments(["--output_dir", str(tmp_path), "--bf16", "true"])
     with caplog.at_level("WARNING", logger="run_xnlu"):
-        run_arguments.check_cpu_bf16(script_args, training_args)
+        run_device.check_cpu_bf16(script_args, training_args)
     assert "ran" in caplog.text and "slower than in fp32 (measured now)" in caplog.text
     assert "this CPU has no native bf16: its bf16 matrix products ran" in script_args.precision_choice
-    assert run_arguments.emulated_bf16_slowdown(hidden_size=16, intermediate_size=32, tokens=8) > 0
+    assert run_device.emulated_bf16_slowdown(hidden_size=16, intermediate_size=32, tokens=8) > 0
 
 
 # -- defaults that fit the encoder ------------------------------------------------------------------------------------
@@ -137,8 +134,8 @@ def test_frozen_lower_layers_get_no_gradient_and_the_values_used_are_recorded(ti
     results = run_xnlu.main(
         cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner", "--freeze_lower_layers", "1")
     )
-    assert results["frozen"] == "the embeddings and the lowest 1 encoder layers"
-    assert results["learning_rate"] == 1e-3 and results["head_learning_rate"] == 5e-3
+    assert results.frozen == "the embeddings and the lowest 1 encoder layers"
+    assert results.learning_rate == 1e-3 and results.head_learning_rate == 5e-3
     trained = run_xnlu.XLMRobertaForJointXNLU.from_pretrained(output_dir).state_dict()
     start = run_xnlu.XLMRobertaForJointXNLU.from_encoder(str(tiny_encoder), ["a"], ["O"]).state_dict()
     for name in ("roberta.embeddings.word_embeddings.weight", "roberta.embeddings.LayerNorm.weight"):
@@ -148,8 +145,8 @@ def test_frozen_lower_layers_get_no_gradient_and_the_values_used_are_recorded(ti
     assert all(torch.equal(trained[name], start[name]) for name in layer0)
     assert not all(torch.equal(trained[name], start[name]) for name in layer1)
     card = (output_dir / "README.md").read_text(encoding="utf-8")
-    assert "| frozen | the embeddings and the lowest 1 encoder layers |" in card
-    assert "| learning rate (heads) | 0.005 |" in card
+    assert table_row("frozen", "the embeddings and the lowest 1 encoder layers") in squeezed(card)
+    assert table_row("learning rate (heads)", "0.005") in squeezed(card)
 
 
 def test_more_frozen_layers_than_the_encoder_has_is_a_usage_error(tiny_encoder, mtod_like, tmp_path):
@@ -269,7 +266,7 @@ def test_the_console_shows_one_named_bar_per_phase_and_the_summary_table(tiny_en
     for noise in ("Writing model shards", "Loading weights", "LOAD REPORT", "pin_memory", "Map", "Flattening"):
         assert noise not in text, noise
     assert "{'loss'" not in text  # the log entries go to trainer_state.json, not the console
-    assert "| **MEAN** (de, es) |" in console.out and "Slot types," not in console.out
+    assert "| **MEAN** (de, es) |" in squeezed(console.out) and "Slot types," not in console.out
     assert "Slot types, es:" in (tmp_path / "quiet" / "results.md").read_text(encoding="utf-8")
     state = json.loads((tmp_path / "quiet" / "trainer_state.json").read_text())
     assert any("loss" in entry for entry in state["log_history"])

@@ -19,6 +19,7 @@ from transformers import AutoTokenizer, TrainerCallback
 
 import data
 import run_arguments
+import run_device
 import run_xnlu
 from reporting import read_predictions
 
@@ -75,6 +76,15 @@ TEMPLATES = [
     ("cancel my alarm", "O O O", "alarm/cancel_alarm", "cancela mi alarma", "O O O", "alarm aus", "O O"),
 ]
 TARGETS = ("es", "de")
+
+
+def squeezed(markdown: str) -> str:
+    """Markdown tables without the padding that aligns their columns: `| name | value |`."""
+    return re.sub(r" *\| *", " | ", markdown)
+
+
+def table_row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
 def write_mtod(root: Path, copies: int = 6) -> Path:
@@ -151,7 +161,7 @@ def aligned_run(tiny_encoder, mtod_like, tmp_path_factory):
 def test_results_json_schema(aligned_run):
     output_dir, results = aligned_run
     saved = json.loads((output_dir / "results.json").read_text())
-    assert saved == results
+    assert saved == results.to_json() and run_xnlu.RunResults.from_json(saved) == results
     assert saved["dataset"] == "mtod" and saved["alignment"] == ["crossaligner", "xeroalign"]
     assert saved["weighting"] == "cov" and saved["split"] == "test" and saved["pairing"] == "rotate"
     assert list(saved["languages"]) == ["en", "de", "es"] and saved["mean_over"] == ["de", "es"]
@@ -173,7 +183,7 @@ def test_results_json_schema(aligned_run):
     for name in ("intent_accuracy", "slot_f1", "overall"):
         es, de = saved["languages"]["es"][name], saved["languages"]["de"][name]
         assert saved["mean"][name] == pytest.approx((es + de) / 2)
-    assert saved["training_examples"] == {"en": 36} and saved["precision"] == "fp32"
+    assert saved["training_examples"] == {"en": 36} and saved["numeric_precision"] == "fp32"
     # A checkpoint other than the embedded encoder: transformers' defaults, except what the options set.
     assert saved["learning_rate"] == 1e-3 and saved["head_learning_rate"] == 5e-3 and saved["frozen"] == "nothing"
     # 36 English examples, 2 epochs, 2 target languages rotating: every example meets both languages.
@@ -184,7 +194,7 @@ def test_predictions_rescored_independently_give_results_json(aligned_run):
     """seqeval's default mode (conlleval chunks) on predictions_<lang>.jsonl reproduces every slot score, the stray
     I- gold entity in the Spanish test set included."""
     output_dir, results = aligned_run
-    for language, scores in results["languages"].items():
+    for language, scores in results.languages.items():
         rows = read_predictions(output_dir / f"predictions_{language}.jsonl")
         gold, predicted = [row["gold_tags"] for row in rows], [row["predicted_tags"] for row in rows]
         assert scores["slot_f1"] == pytest.approx(f1_score(gold, predicted))
@@ -195,7 +205,7 @@ def test_predictions_rescored_independently_give_results_json(aligned_run):
     stray = [
         row for row in read_predictions(output_dir / "predictions_es.jsonl") if row["gold_tags"][2] == "I-datetime"
     ]
-    assert stray and results["languages"]["es"]["num_gold_slots"] == 2 * (2 + 2 + 3 + 0 + 0 + 0)
+    assert stray and results.languages["es"]["num_gold_slots"] == 2 * (2 + 2 + 3 + 0 + 0 + 0)
 
 
 def test_run_writes_hub_ready_model_dir(aligned_run):
@@ -223,8 +233,9 @@ def test_run_writes_hub_ready_model_dir(aligned_run):
     assert card.data.language == ["en", "de", "es"] and card.data.license == "cc-by-sa-4.0"  # MTOD's license
     metrics = {(r.dataset_config, r.metric_type) for r in card.data.eval_results}
     assert {("es", "intent_accuracy"), ("es", "slot_f1"), ("mean", "slot_f1"), ("de", "slot_recall")} <= metrics
-    assert "CrossAligner + XeroAlignIO" in card.text and "| es |" in card.text and "original BIO gold" in card.text
-    assert "| effective batch size | 8 |" in card.text and "| scheduler | linear |" in card.text
+    text = squeezed(card.text)
+    assert "CrossAligner + XeroAlignIO" in text and "| es |" in text and "original BIO gold" in text
+    assert table_row("effective batch size", "8") in text and table_row("scheduler", "linear") in text
     assert "English examples paired with each target language over the run: de 36, es 36" in card.text
     prediction = json.loads((output_dir / "predictions_es.jsonl").read_text().splitlines()[0])
     assert set(prediction) == {"id", "words", "gold_intent", "predicted_intent", "gold_tags", "predicted_tags"}
@@ -233,7 +244,7 @@ def test_run_writes_hub_ready_model_dir(aligned_run):
     logged = [entry for entry in state["log_history"] if "crossaligner_weight" in entry]
     assert logged and all("xeroalign_loss" in entry and "intent_loss" in entry for entry in logged)
     predicted = json.loads((output_dir / "predict_results.json").read_text())
-    assert predicted["predict_slot_f1"] == pytest.approx(aligned_run[1]["mean"]["slot_f1"])
+    assert predicted["predict_slot_f1"] == pytest.approx(aligned_run[1].mean["slot_f1"])
     assert "predict_en_intent_accuracy" in predicted
 
 
@@ -277,7 +288,7 @@ def test_a_single_method_has_weight_one_at_every_step(tiny_encoder, mtod_like, t
     state = json.loads((tmp_path / "ca" / "trainer_state.json").read_text())
     weights = [entry["crossaligner_weight"] for entry in state["log_history"] if "crossaligner_weight" in entry]
     assert len(weights) == state["global_step"] and set(weights) == {1.0}
-    assert results["weighting"] == "sum"
+    assert results.weighting == "sum"
     assert "(weighting: 1 each)" in (tmp_path / "ca" / "results.md").read_text()
     assert (
         "the alignment loss is added to the intent and slot losses as it is"
@@ -290,16 +301,16 @@ def test_one_model_per_target_language_pairs_every_english_example_with_it(tiny_
     arguments = cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner", "--num_train_epochs", "1",
                     "--one_model_per_language", "true")  # fmt: skip
     results = run_xnlu.main(arguments)
-    assert results["protocol"] == "one model per target language" and list(results["languages"]) == ["de", "es"]
-    assert results["training_pairs"] == {"es": 36, "de": 36}  # every English example, with ONE epoch
-    assert set(results["source_scores"]) == {"es", "de"}  # each model's English scores, apart from the MEAN
+    assert results.protocol == "one model per target language" and list(results.languages) == ["de", "es"]
+    assert results.training_pairs == {"es": 36, "de": 36}  # every English example, with ONE epoch
+    assert set(results.source_scores) == {"es", "de"}  # each model's English scores, apart from the MEAN
     for language in ("es", "de"):
         own = json.loads((output_dir / language / "results.json").read_text())
         assert own["target_languages"] == [language] and list(own["languages"]) == ["en", language]
-        assert results["languages"][language] == own["languages"][language]
+        assert results.languages[language] == own["languages"][language]
         assert (output_dir / language / "model.safetensors").is_file()
         assert own["training_pairs"] == {language: 36}
-    assert json.loads((output_dir / "results.json").read_text()) == results
+    assert json.loads((output_dir / "results.json").read_text()) == results.to_json()
     assert (output_dir / "results.png").is_file() and "en (es model, train)" in (output_dir / "results.md").read_text()
     # Resuming keeps the languages that finished: nothing is trained again.
     before = (output_dir / "es" / "model.safetensors").read_bytes()
@@ -327,7 +338,7 @@ def test_one_model_for_several_targets_uses_what_the_readme_says(
             str(epochs),
         )
     )
-    assert results["training_pairs"] == {"de": expected, "es": expected}
+    assert results.training_pairs == {"de": expected, "es": expected}
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
     rows_per_epoch = 36 * (2 if pairing == "all" else 1)
     assert state["global_step"] == epochs * -(-rows_per_epoch // 8)
@@ -351,7 +362,7 @@ def test_target_language_baseline_trains_each_model_on_its_own_language(tiny_enc
         own = json.loads((tmp_path / "target" / language / "results.json").read_text())
         assert own["train_languages"] == [language] and own["training_examples"] == {language: 12}
         assert list(own["languages"]) == [language] and "training_pairs" not in own or own["training_pairs"] == {}
-    assert results["mean_over"] == ["de", "es"]
+    assert results.mean_over == ["de", "es"]
 
 
 def test_max_train_samples_gives_every_method_the_same_english_examples(tiny_encoder, mtod_like, tmp_path):
@@ -417,7 +428,7 @@ def test_zero_shot_and_aligned_runs_never_read_labelled_target_training_files(
             "de",
         )
     )
-    assert list(results["languages"]) == ["en", "es", "de"]
+    assert list(results.languages) == ["en", "es", "de"]
     # The Target Language baseline does read them, and stops at the corrupted file with its name and line.
     with pytest.raises(
         data.DataFormatError, match=r"es/train-es.conllu, line 2: 2 columns: expected index, token, intent and tag"
@@ -458,8 +469,8 @@ def test_malformed_examples_stop_the_run_or_are_skipped_and_counted(tiny_encoder
     with pytest.raises(data.DataFormatError, match=r"test-es.conllu, line 1: malformed BIO tag 'X-datetime'"):
         run_xnlu.main(arguments)
     results = run_xnlu.main(arguments + ["--skip_malformed_examples", "true"])
-    assert results["skipped_examples"] == {str(test_file): 1}
-    assert results["languages"]["es"]["num_examples"] == 11
+    assert results.skipped_examples == {str(test_file): 1}
+    assert results.languages["es"]["num_examples"] == 11
     assert f"`{test_file}` 1" in (tmp_path / "out" / "README.md").read_text()
 
 
@@ -485,9 +496,9 @@ def test_a_trained_model_is_scored_without_training(aligned_run, mtod_like, tmp_
             "none",
         ]
     )
-    assert not results["trained"] and results["split"] == "test"
+    assert not results.trained and results.split == "test"
     for language in ("en", "es", "de"):
-        assert results["languages"][language] == trained["languages"][language]
+        assert results.languages[language] == trained.languages[language]
     assert (output_dir / "eval_results.json").is_file() and (output_dir / "predict_results.json").is_file()
     assert (output_dir / "predictions_es.jsonl").read_text() == (trained_dir / "predictions_es.jsonl").read_text()
     assert not (output_dir / "model.safetensors").exists() and not list(output_dir.glob("checkpoint-*"))
@@ -500,8 +511,8 @@ def test_training_alone_saves_the_model_and_scores_nothing(tiny_encoder, mtod_li
     results = run_xnlu.main(
         cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner", "--do_train", "true")
     )
-    assert results["trained"] and results["languages"] == {} and results["mean"] == {}
-    assert results["training_pairs"] == {"es": 36, "de": 36}  # 36 English examples, 2 epochs, 2 languages in turn
+    assert results.trained and results.languages == {} and results.mean == {}
+    assert results.training_pairs == {"es": 36, "de": 36}  # 36 English examples, 2 epochs, 2 languages in turn
     written = {path.name for path in output_dir.iterdir()}
     assert {"model.safetensors", "README.md", "train_results.json", "results.json"} <= written
     assert not any(
@@ -523,7 +534,7 @@ def test_training_alone_saves_the_model_and_scores_nothing(tiny_encoder, mtod_li
             "true",
         )
     )
-    assert merged["languages"] == {} and merged["training_pairs"] == {"es": 36, "de": 36}
+    assert merged.languages == {} and merged.training_pairs == {"es": 36, "de": 36}
     assert all((tmp_path / "per_language" / language / "model.safetensors").is_file() for language in ("es", "de"))
 
 
@@ -546,17 +557,20 @@ def test_bf16_mixed_precision_from_accelerate_launch_runs_under_autocast_and_is_
                 hook.remove()
 
     monkeypatch.setattr(run_xnlu, "CrossAlignerTrainer", RecordingTrainer)
-    monkeypatch.setattr(run_arguments, "cpu_multiplies_bf16", lambda: False)
+    monkeypatch.setattr(run_device, "cpu_multiplies_bf16", lambda: False)
     output_dir = tmp_path / "bf16"
     with caplog.at_level("WARNING", logger="run_xnlu"):
         results = run_xnlu.main(cli(tiny_encoder, mtod_like, output_dir, "--alignment", "crossaligner"))
     assert re.search(r"without native bf16.*ran \d+x slower than in fp32 \(measured now\)", caplog.text)
-    assert results["precision_choice"].startswith("as asked: accelerate launch --mixed_precision bf16; ")
+    assert results.precision_choice.startswith("as asked: accelerate launch --mixed_precision bf16; ")
     assert {training for training, _ in autocast} == {True, False}  # training steps and scoring were both seen
     assert all(enabled for _, enabled in autocast)
-    assert results["precision"] == "bf16 mixed precision"
+    assert results.numeric_precision == "bf16 mixed precision"
     card = (output_dir / "README.md").read_text(encoding="utf-8")
-    assert "| precision | bf16 mixed precision (as asked: accelerate launch --mixed_precision bf16; this CPU" in card
+    assert (
+        "| precision | bf16 mixed precision (as asked: accelerate launch --mixed_precision bf16; this CPU"
+        in squeezed(card)
+    )
 
 
 def test_labels_the_model_does_not_know_are_reported_and_scored_as_errors(aligned_run, mtod_like, tmp_path):
@@ -586,9 +600,9 @@ def test_labels_the_model_does_not_know_are_reported_and_scored_as_errors(aligne
             "none",
         ]
     )
-    assert results["unknown_labels"] == {"es": {"intents": {"alarm/snooze": 2}, "slot_types": {"city": 4}}}
-    assert results["languages"]["es"]["num_examples"] == 12
-    assert results["languages"]["es"]["slot_types"]["city"]["recall"] == 0.0
+    assert results.unknown_labels == {"es": {"intents": {"alarm/snooze": 2}, "slot_types": {"city": 4}}}
+    assert results.languages["es"]["num_examples"] == 12
+    assert results.languages["es"]["slot_types"]["city"]["recall"] == 0.0
 
 
 def test_scoring_needs_a_trained_joint_model(tiny_encoder, mtod_like, tmp_path):
@@ -641,7 +655,7 @@ def test_zero_shot_from_yaml_config(tiny_encoder, mtod_like, tmp_path):
     config_file = tmp_path / "run.yaml"
     config_file.write_text(yaml.safe_dump(settings))
     results = run_xnlu.main([str(config_file)])
-    assert results["alignment"] == [] and results["languages"]["es"]["num_examples"] == 12
+    assert results.alignment == [] and results.languages["es"]["num_examples"] == 12
     card = (tmp_path / "zero_shot" / "README.md").read_text()
     assert "Zero-Shot baseline" in card
 
@@ -713,7 +727,7 @@ def test_an_interrupted_run_resumed_from_its_last_checkpoint_ends_as_an_uninterr
     assert json.loads((tmp_path / "b" / final / "cov_state.json").read_text()) == json.loads(
         (tmp_path / "a" / final / "cov_state.json").read_text()
     )
-    assert resumed["languages"] == uninterrupted["languages"]
+    assert resumed.languages == uninterrupted.languages
     state = json.loads((tmp_path / "b" / "trainer_state.json").read_text())
     assert state["global_step"] == 15 and state["log_history"][0]["step"] == 1  # the log carried on, not restarted
 

@@ -82,7 +82,9 @@ def io_to_bio(tags: list[str]) -> list[str]:
 
 def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """BIO tags -> [(type, start_word, end_word_exclusive)], read as conlleval reads chunks: an entity starts at
-    `B-x`, or at an `I-x` that does not continue an `x` entity (after `O` or another type)."""
+    `B-x`, or at an `I-x` that does not continue an `x` entity (after `O` or another type). Written here rather than
+    taken from seqeval (as the metric does): this file is the Hub's remote code and needs no package beyond
+    transformers to run the pipeline."""
     spans: list[tuple[str, int, int]] = []
     current: list[Any] | None = None
     for index, tag in enumerate(tags):
@@ -149,22 +151,6 @@ class XLMRobertaJointXNLUConfig(XLMRobertaConfig):
             self.custom_pipelines = {
                 "xnlu": {"impl": f"{_MODULE_FILE}.XNLUPipeline", "pt": ["AutoModel"], "tf": [], "type": "text"}
             }
-
-    @property
-    def intent_id2label(self) -> dict[int, str]:
-        return dict(enumerate(self.intent_labels))
-
-    @property
-    def intent_label2id(self) -> dict[str, int]:
-        return {label: index for index, label in enumerate(self.intent_labels)}
-
-    @property
-    def slot_id2label(self) -> dict[int, str]:
-        return dict(enumerate(self.slot_labels))
-
-    @property
-    def slot_label2id(self) -> dict[str, int]:
-        return {label: index for index, label in enumerate(self.slot_labels)}
 
 
 # --------------------------------------------------------------------------------------------------------------------

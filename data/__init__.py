@@ -29,7 +29,7 @@ _READERS = {
     "mtod": (".mtod", "load_mtod"),
     "m_atis": (".multiatis", "load_multiatis"),
     "mtop": (".mtop", "load_mtop"),
-    "massive": (".massive", "load_massive"),
+    "massive": (".massive_hub", "load_massive"),  # the Hub export or the raw release
     "jsonl": (".jsonl", "load_jsonl"),
     "xsid": (".xsid", "load_xsid"),
 }
@@ -102,7 +102,7 @@ def available_languages(name: str, data_dir: str | None = None) -> list[str]:
     if data_dir is None:
         raise ValueError(f"data format {name!r} needs data_dir: the folder of the distribution")
     if name == "massive":
-        from .massive import massive_languages
+        from .massive_hub import massive_languages
 
         return massive_languages(data_dir)
     if name == "xsid":

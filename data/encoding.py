@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from datasets import Features, Sequence, Value
 from datasets.fingerprint import Hasher
 
-from modeling_crossaligner import bio_to_io, word_units
+from modeling_crossaligner import IGNORE_INDEX, bio_to_io, word_units
 
 from .cache import code_signature
 from .corpus import EXAMPLE_FEATURES, arrow_column
@@ -29,7 +29,6 @@ from .translations import join_by_id
 
 logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100  # label of the tokens that carry no word label (ignored by the cross-entropy)
 WORD_START = "▁"  # sentencepiece's word-start marker; alone it is a piece that carries no text
 
 LABELLED_FEATURES = Features(

@@ -37,7 +37,7 @@ ALIGNED_NEEDS_TRAIN = (
 )
 
 
-def load_massive(
+def load_massive_release(
     data_dir: str | Path,
     languages: list[str] | None = None,
     cache_dir: str | None = None,
@@ -45,12 +45,7 @@ def load_massive(
     translation_languages: Iterable[str] | None = None,
     skipped: SkippedExamples | None = None,
 ) -> XNLUCorpus:
-    """The raw release, or the Hub's export when ``data_dir`` holds one (see ``massive_hub.py``)."""
-    from .massive_hub import export_parts, load_massive_export  # here: massive_hub builds on this module
-
-    parts = export_parts(Path(data_dir))
-    if parts:
-        return load_massive_export(Path(data_dir), parts, languages, cache_dir, splits, translation_languages, skipped)
+    """The raw release's locale files (``massive_hub.load_massive`` reads a folder of either kind)."""
     files = locale_files(Path(data_dir), languages)
     labelled = {
         lang: labelled_splits(
@@ -73,13 +68,8 @@ def load_massive(
     return XNLUCorpus("massive", labelled, translations)
 
 
-def massive_languages(data_dir: str | Path) -> list[str]:
-    """The language codes of a MASSIVE folder: of its locale files, or of the locales in its Hub export."""
-    from .massive_hub import export_locales, export_parts  # here: massive_hub builds on this module
-
-    parts = export_parts(Path(data_dir))
-    if parts:
-        return list(requested_locales(export_locales(parts), None, data_dir))
+def release_languages(data_dir: str | Path) -> list[str]:
+    """The language codes of the raw release's locale files."""
     return list(locale_files(Path(data_dir), None))
 
 

@@ -18,7 +18,8 @@ their integer intents need the ``dataset_info.json`` the export wrote (beside th
 intents written as names are taken as they are.
 
 Only the rows of the requested locales and splits are converted; a requested locale and split without rows is an
-error naming the export and the split.
+error naming the export and the split. `load_massive` and `massive_languages` read a folder of either kind: the
+export if it holds one, else the raw release (massive.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from datasets import ClassLabel, Features
 
 from .cache import cached_dataset
 from .corpus import EXAMPLE_FEATURES, TRANSLATION_FEATURES, DataFormatError, XNLUCorpus
-from .massive import ALIGNED_NEEDS_TRAIN, massive_example, massive_utterance, requested_locales
+from .massive import (
+    ALIGNED_NEEDS_TRAIN,
+    load_massive_release,
+    massive_example,
+    massive_utterance,
+    release_languages,
+    requested_locales,
+)
 from .reading import SkippedExamples, json_lines, parsed_examples, requested_splits
 from .translations import translation_targets, translations_by_id
 
@@ -104,6 +112,29 @@ def _info_file(path: Path, root: Path) -> Path | None:
     """The dataset_info.json beside a JSON-lines file, or in the data folder."""
     candidates = (path.parent / "dataset_info.json", root / "dataset_info.json")
     return next((info for info in candidates if info.is_file()), None)
+
+
+def load_massive(
+    data_dir: str | Path,
+    languages: list[str] | None = None,
+    cache_dir: str | None = None,
+    splits: Mapping[str, Iterable[str]] | None = None,
+    translation_languages: Iterable[str] | None = None,
+    skipped: SkippedExamples | None = None,
+) -> XNLUCorpus:
+    """MASSIVE from ``data_dir``: its Hub export when it holds one, else the raw release."""
+    parts = export_parts(Path(data_dir))
+    if parts:
+        return load_massive_export(Path(data_dir), parts, languages, cache_dir, splits, translation_languages, skipped)
+    return load_massive_release(data_dir, languages, cache_dir, splits, translation_languages, skipped)
+
+
+def massive_languages(data_dir: str | Path) -> list[str]:
+    """The language codes of a MASSIVE folder: of the locales in its Hub export, or of its locale files."""
+    parts = export_parts(Path(data_dir))
+    if parts:
+        return list(requested_locales(export_locales(parts), None, data_dir))
+    return release_languages(data_dir)
 
 
 def export_locales(parts: Iterable[ExportPart]) -> list[str]:

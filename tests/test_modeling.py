@@ -89,7 +89,7 @@ def test_tags_to_spans():
 
 def test_config_label_maps_and_validation():
     config = XLMRobertaJointXNLUConfig(intent_labels=["a", "b"], slot_labels=["O", "x"], max_seq_length=8)
-    assert config.intent_id2label == {0: "a", 1: "b"} and config.slot_label2id == {"O": 0, "x": 1}
+    assert config.id2label == {0: "a", 1: "b"} and config.label2id == {"a": 0, "b": 1}  # the intents
     with pytest.raises(ValueError, match="must start with 'O'"):
         XLMRobertaJointXNLUConfig(intent_labels=["a"], slot_labels=["x", "O"])
     with pytest.raises(ValueError, match="IO labels"):

@@ -24,6 +24,22 @@ ONE_MODEL = "one model for all target languages"
 ONE_MODEL_PER_LANGUAGE = "one model per target language"
 
 
+# Left out of results.json when empty: what only some runs have (training, projection, one model per language).
+_OPTIONAL_FIELDS = (
+    "training_examples",
+    "training_pairs",
+    "unknown_labels",
+    "skipped_examples",
+    "source_scores",
+    "models",
+    "projection",
+    "learning_rate",
+    "head_learning_rate",
+    "frozen",
+    "epochs",
+)
+
+
 @dataclass
 class RunResults:
     dataset: str
@@ -82,9 +98,9 @@ class RunResults:
         content = dataclasses.asdict(self)
         one_model_per_language = content.pop("one_model_per_language")
         content = {"protocol": ONE_MODEL_PER_LANGUAGE if one_model_per_language else ONE_MODEL, **content}
-        optional = ("training_examples", "training_pairs", "unknown_labels", "skipped_examples", "source_scores")
-        optional += ("models", "projection", "learning_rate", "head_learning_rate", "frozen", "epochs")
-        return {name: value for name, value in content.items() if name not in optional or value not in ({}, None)}
+        return {
+            name: value for name, value in content.items() if name not in _OPTIONAL_FIELDS or value not in ({}, None)
+        }
 
     @classmethod
     def from_json(cls, content: dict) -> RunResults:

@@ -37,8 +37,14 @@ class Evaluation:
     predictions: dict[str, list[dict]]
 
     def flat_metrics(self, prefix: str) -> dict[str, float]:
-        """`{prefix}_{metric}` (MEAN) and `{prefix}_{language}_{metric}`: see `flatten_metrics`."""
-        return flatten_metrics(self.scores, self.mean, prefix)
+        """`{prefix}_{metric}` for the MEAN and `{prefix}_{language}_{metric}` for each language, as the logs and
+        eval_results.json / predict_results.json name them: the scalar metrics (`METRICS`), `num_examples` and
+        `loss`; the per-type breakdown stays out."""
+        kept = (*METRICS, "num_examples", "loss")
+        metrics = {f"{prefix}_{name}": value for name, value in self.mean.items() if name in kept}
+        for language, scores in self.scores.items():
+            metrics.update({f"{prefix}_{language}_{name}": value for name, value in scores.items() if name in kept})
+        return metrics
 
 
 def default_mean_over(languages: Iterable[str], trained: Iterable[str]) -> list[str]:
@@ -107,19 +113,6 @@ def mean_over_languages(
     return {
         name: sum(row[name] for row in rows) / (1 if name.startswith("num_") else len(rows)) for name in sorted(shared)
     }
-
-
-def flatten_metrics(
-    by_language: Mapping[str, Mapping[str, float]], mean: Mapping[str, float], prefix: str
-) -> dict[str, float]:
-    """`{prefix}_{metric}` for the MEAN and `{prefix}_{language}_{metric}` for each language, as the logs and
-    eval_results.json / predict_results.json name them: the scalar metrics (`METRICS`), `num_examples` and `loss`;
-    the per-type breakdown stays out."""
-    kept = (*METRICS, "num_examples", "loss")
-    metrics = {f"{prefix}_{name}": value for name, value in mean.items() if name in kept}
-    for language, scores in by_language.items():
-        metrics.update({f"{prefix}_{language}_{name}": value for name, value in scores.items() if name in kept})
-    return metrics
 
 
 def two_proportion_z_test(proportion_a: float, n_a: int, proportion_b: float, n_b: int) -> tuple[float, float]:

@@ -107,7 +107,8 @@ def test_the_embedded_encoder_gets_its_recipe_and_other_checkpoints_transformers
     script_args, training_args = parse_arguments(["--output_dir", str(tmp_path)])
     assert training_args.learning_rate == EMBEDDED_ENCODER_RECIPE["learning_rate"] == 1e-4
     assert training_args.head_learning_rate == EMBEDDED_ENCODER_RECIPE["head_learning_rate"] == 4e-3
-    assert script_args.freeze_word_embeddings is True and script_args.freeze_lower_layers == 0
+    assert script_args.freeze_word_embeddings is True
+    assert script_args.freeze_lower_layers == EMBEDDED_ENCODER_RECIPE["freeze_lower_layers"] == 3
     assert training_args.per_device_train_batch_size == 8 and training_args.num_train_epochs == 1.34
     assert training_args.train_sampling_strategy == "group_by_length" and training_args.length_group_batches == 4
 

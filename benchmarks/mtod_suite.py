@@ -19,7 +19,8 @@ under that launcher instead of this Python (GPU recipe in BENCHMARKS.md).
 Resumable: a method whose folder has results.json is skipped; an interrupted one continues (each target language's
 model from its last checkpoint, finished languages kept). `runs.json` records each command, its wall time (summed
 over attempts) and the machine; each run's log is `logs/<method>.log`. Outputs: `comparison.md` (the paper-layout
-table, gains over Zero-Shot, the expectations checked, z-tests against Zero-Shot, slot errors by kind), `errors.md`
+table, gains over Zero-Shot, the expectations checked, paired tests and the paper's z-tests against Zero-Shot,
+slot errors by kind), `errors.md`
 (the most frequent errors of each method per language and kind) and `comparison.png`.
 """
 
@@ -40,7 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.error_analysis import analyse_run, error_table, examples_table  # noqa: E402
-from benchmarks.significance import compare_runs, compare_suite, significance_table  # noqa: E402
+from benchmarks.significance import compare_runs, compare_suite, paired_table, significance_table  # noqa: E402
 from reporting import plot_scores  # noqa: E402
 from xnlu_evaluation import mean_over_languages  # noqa: E402
 
@@ -485,21 +486,23 @@ def write_comparison(output_dir: Path, languages=TARGET_LANGUAGES) -> None:
         ("Gain over Zero-Shot, here and in the paper", delta_table(output_dir, languages)),
         ("Expectations", expectation_checks(output_dir, languages)),
     ]
+    tables = {"paired": ("Paired tests", paired_table), "paper": ("The paper's z-test", significance_table)}
     if any(m.name == BASELINE for m in finished) and len(finished) > 1:
-        comparisons = compare_suite(output_dir, BASELINE, list(languages))
-        titled = {m.title: comparisons[m.name] for m in finished if m.name in comparisons}  # the paper's order
-        sections.append(("Significance against Zero-Shot", significance_table(titled, "Zero-Shot")))
+        for test, (title, table) in tables.items():
+            comparisons = compare_suite(output_dir, BASELINE, list(languages), test)
+            titled = {m.title: comparisons[m.name] for m in finished if m.name in comparisons}  # the paper's order
+            sections.append((f"{title} against Zero-Shot", table(titled, "Zero-Shot")))
     beyond = [m for m in finished if m in PROJECTION_METHODS]
     if beyond and any(m.name == STRONGEST_PAPER_METHOD for m in finished):
         strongest = METHODS_BY_NAME[STRONGEST_PAPER_METHOD]
-        comparisons = compare_runs(output_dir / strongest.name, [output_dir / m.name for m in beyond], list(languages))
-        titled = {m.title: comparisons[m.name] for m in beyond}
-        sections.append(
-            (
-                f"Significance of the methods beyond the paper against {strongest.title}",
-                significance_table(titled, strongest.label),
+        for test, (title, table) in tables.items():
+            comparisons = compare_runs(
+                output_dir / strongest.name, [output_dir / m.name for m in beyond], list(languages), test
             )
-        )
+            titled = {m.title: comparisons[m.name] for m in beyond}
+            sections.append(
+                (f"{title}: the methods beyond the paper against {strongest.title}", table(titled, strongest.label))
+            )
     analyses = {m.title: analyse_run(output_dir / m.name, list(languages)) for m in finished}
     sections.append(("Slot errors by kind (share of all errors)", error_table(analyses)))
     text = "\n\n".join(f"## {title}\n\n{body}" for title, body in sections)

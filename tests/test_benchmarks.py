@@ -82,7 +82,7 @@ def test_significance_matches_the_z_test(tmp_path):
     missed = ["O", "O", "O", "O", "B-party", "O", "B-time", "O", "O"]
     write_run(tmp_path / "zero_shot", [missed] * 100, [True] * 60 + [False] * 40)
     write_run(tmp_path / "crossaligner", [GOLD] * 100, [True] * 90 + [False] * 10)
-    comparisons = significance.compare_suite(tmp_path, "zero_shot", ["es", "th"])
+    comparisons = significance.compare_suite(tmp_path, "zero_shot", ["es", "th"], test="paper")
     intent = comparisons["crossaligner"]["es"]["intent_accuracy"]
     z, p = two_proportion_z_test(0.9, 100, 0.6, 100)
     assert (intent["z"], intent["p"], intent["n"]) == (pytest.approx(z), pytest.approx(p), 100)
@@ -120,7 +120,8 @@ def test_suite_report_from_finished_runs(tmp_path, capsys):
     assert "| CrossAligner | -10.0 | +1.2 | +40.0 | +3.7 |" in report  # gains here and in the paper
     assert "- [x] CrossAligner beats Zero-Shot on MEAN slot F1 (+40.0)" in report
     assert "- [ ] CrossAligner is not below Zero-Shot on MEAN intent accuracy (-10.0)" in report
-    assert "## Significance against Zero-Shot" in report and "| CrossAligner | pooled |" in report
+    assert "## Paired tests against Zero-Shot" in report and "## The paper's z-test against Zero-Shot" in report
+    assert "| CrossAligner | pooled |" in report
     assert "| Zero-Shot | es | 0.0% | 30 | 20 | 10 | 0 (0%) | 0 (0%) | 0 (0%) | 10 (100%) | 0 (0%) |" in report
     assert "`[paris] city -> O` (10)" in (tmp_path / "errors.md").read_text()
     assert (tmp_path / "comparison.png").stat().st_size > 0
@@ -130,7 +131,7 @@ def test_significance_tests_exact_match(tmp_path):
     missed = ["O", "O", "O", "O", "B-party", "O", "B-time", "O", "O"]
     write_run(tmp_path / "zero_shot", [missed] * 50 + [GOLD] * 50, [True] * 100)
     write_run(tmp_path / "aligned", [GOLD] * 100, [True] * 80 + [False] * 20)
-    exact = significance.compare_suite(tmp_path, "zero_shot", ["es"])["aligned"]["es"]["exact_match"]
+    exact = significance.compare_suite(tmp_path, "zero_shot", ["es"], test="paper")["aligned"]["es"]["exact_match"]
     # Exact match needs the intent and every span right: 80 of 100 against 50 of 100.
     assert (exact["method"], exact["baseline"], exact["n"]) == (0.8, 0.5, 100)
 
@@ -157,7 +158,7 @@ def test_projection_methods_are_compared_with_the_strongest_paper_method(tmp_pat
     assert "| Projection | +10.0 | n/a | +30.0 | n/a | 75% |" in report  # (0.9 - 0.6) / (1.0 - 0.6)
     assert "- [x] Projection closes at least half of the Zero-Shot to Target Language slot-F1 gap (75%)" in report
     assert "- [x] Projection is not below XeroAlignIO + CrossAligner (CoV) on MEAN intent accuracy (+0.0)" in report
-    assert "## Significance of the methods beyond the paper against XeroAlignIO + CrossAligner (CoV)" in report
+    assert "## The paper's z-test: the methods beyond the paper against XeroAlignIO + CrossAligner (CoV)" in report
     assert "| Projection | pooled | 90.0 vs 90.0 (+0.0)" in report
 
 
@@ -244,7 +245,7 @@ def test_suite_end_to_end_on_mtod(mtod_dir, tiny_encoder, tmp_path):
         "crossaligner": 0,
     }
     report = (tmp_path / "comparison.md").read_text()
-    for section in ("## Results", "## Gain over Zero-Shot", "## Expectations", "## Significance", "## Slot errors"):
+    for section in ("## Results", "## Gain over Zero-Shot", "## Expectations", "## Paired tests", "## Slot errors"):
         assert section in report
     results = json.loads((tmp_path / "crossaligner" / "results.json").read_text())
     assert results["languages"]["th"]["num_examples"] == 40 and results["alignment"] == ["crossaligner"]

@@ -18,8 +18,14 @@ METRIC_TITLES = {
 }
 
 
-def plot_scores(groups: Mapping[str, Mapping[str, float]], path: str | Path, title: str) -> None:
-    """Grouped bar chart: four metrics (`PLOTTED`) per group (e.g. per language, then MEAN)."""
+def plot_scores(
+    groups: Mapping[str, Mapping[str, float]],
+    path: str | Path,
+    title: str,
+    errors: Mapping[str, Mapping[str, float]] | None = None,
+) -> None:
+    """Grouped bar chart: four metrics (`PLOTTED`) per group (e.g. per language, then MEAN); `errors` (the same
+    layout, e.g. standard deviations over seeds) are drawn as error bars."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers and CI
@@ -30,7 +36,8 @@ def plot_scores(groups: Mapping[str, Mapping[str, float]], path: str | Path, tit
     for index, metric in enumerate(PLOTTED):
         positions = [g + (index - (len(PLOTTED) - 1) / 2) * width for g in range(len(groups))]
         values = [100 * scores[metric] for scores in groups.values()]
-        bars = axes.bar(positions, values, width, label=METRIC_TITLES[metric])
+        spread = [100 * errors[group][metric] for group in groups] if errors else None
+        bars = axes.bar(positions, values, width, yerr=spread, capsize=2, label=METRIC_TITLES[metric])
         axes.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
     axes.set_xticks(range(len(groups)), list(groups))
     axes.set_ylim(0, 105)

@@ -41,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.error_analysis import analyse_run, error_table, examples_table  # noqa: E402
+from benchmarks.seed_summary import write_seed_summary  # noqa: E402
 from benchmarks.significance import compare_runs, compare_suite, paired_table, significance_table  # noqa: E402
 from reporting import plot_scores  # noqa: E402
 from xnlu_evaluation import mean_over_languages  # noqa: E402
@@ -202,6 +203,14 @@ def parse_arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[st
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        help="run the whole suite once per seed, into OUTPUT_DIR/seed<k>/ (each resumable and reported as with one "
+        "seed), then summarise them in OUTPUT_DIR/seeds.md and seeds.png (mean and standard deviation over the "
+        "seeds, paired tests per seed)",
+    )
+    parser.add_argument(
         "--launcher", default=None, help='e.g. "accelerate launch --num_processes 4" (default: this Python)'
     )
     parser.add_argument("--print_commands", action="store_true", help="print each method's command and exit")
@@ -282,10 +291,27 @@ def machine_info() -> dict:
 
 
 def run_suite(argv: list[str] | None = None) -> dict:
-    """Run the missing methods; returns runs.json's content."""
+    """Run the missing methods (of every seed, with --seeds); returns runs.json's content (the last seed's)."""
     args, extra = parse_arguments(argv)
     output_dir = Path(args.output_dir).resolve()
     methods = [METHODS_BY_NAME[name] for name in args.methods]
+    suite_command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
+    if not args.seeds:
+        return run_methods(methods, args, extra, output_dir, suite_command)
+    record = {}
+    for position, seed in enumerate(args.seeds, 1):
+        print(f"== seed {seed} ({position}/{len(args.seeds)})", flush=True)
+        seed_args = argparse.Namespace(**{**vars(args), "seed": seed})
+        record = run_methods(methods, seed_args, extra, output_dir / f"seed{seed}", suite_command)
+    if not args.print_commands:
+        summary = write_seed_summary(output_dir, METHODS, BASELINE, "target_language", args.target_languages)
+        print(f"\n{summary}\n\nWritten: {output_dir / 'seeds.md'}, {output_dir / 'seeds.png'}")
+    return record
+
+
+def run_methods(methods: list[Method], args, extra: list[str], output_dir: Path, suite_command: str) -> dict:
+    """Run the missing methods of one seed into `output_dir`; returns runs.json's content."""
+    args = argparse.Namespace(**{**vars(args), "output_dir": str(output_dir)})
     if args.print_commands:
         for method in methods:
             print(f"# {method.title}\n{shlex.join(method_command(method, args, extra))}")
@@ -294,7 +320,7 @@ def run_suite(argv: list[str] | None = None) -> dict:
     record_file = output_dir / "runs.json"
     record = json.loads(record_file.read_text()) if record_file.is_file() else {"runs": {}}
     record["machine"] = machine_info()
-    record["suite_command"] = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
+    record["suite_command"] = suite_command
     finished_seconds: list[float] = []
     for position, method in enumerate(methods, 1):
         run_dir = output_dir / method.name

@@ -354,8 +354,9 @@ class XLMRobertaJointXNLUForTokenClassification(XLMRobertaForJointXNLU):
     `token-classification` pipeline: `logits` are the slot logits and `config.id2label` the IO slot labels.
 
     A token's label is a bare slot type, which that pipeline reads as the inside of an entity, so
-    `aggregation_strategy="simple"` joins consecutive tokens of one type into one entity, as `io_to_bio` does. The
-    `xnlu` pipeline is the better choice for scripts written without spaces (it never labels XLM-R's bare `▁`).
+    `aggregation_strategy="first"` labels each word by its first sub-word (as the model was trained) and joins
+    consecutive words of one type into one entity, as `io_to_bio` does (`"simple"` labels every sub-word on its own).
+    The `xnlu` pipeline is the better choice for scripts written without spaces (it never labels XLM-R's bare `▁`).
     """
 
     def __init__(self, config: XLMRobertaJointXNLUConfig):

@@ -16,6 +16,7 @@ Understanding" (Gritta, Hu, Iacobacci; Findings of ACL 2022).
 
 from __future__ import annotations
 
+import itertools
 import types
 import unicodedata
 from dataclasses import dataclass, field
@@ -33,7 +34,9 @@ from transformers import (
 )
 from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaModel, XLMRobertaPreTrainedModel
-from transformers.pipelines import PIPELINE_REGISTRY, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.pipelines.base import ChunkPipeline
+from transformers.pipelines.token_classification import AggregationStrategy
 from transformers.utils import logging
 
 logger = logging.get_logger(__name__)
@@ -82,9 +85,7 @@ def io_to_bio(tags: list[str]) -> list[str]:
 
 def tags_to_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """BIO tags -> [(type, start_word, end_word_exclusive)], read as conlleval reads chunks: an entity starts at
-    `B-x`, or at an `I-x` that does not continue an `x` entity (after `O` or another type). Written here rather than
-    taken from seqeval (as the metric does): this file is the Hub's remote code and needs no package beyond
-    transformers to run the pipeline."""
+    `B-x`, or at an `I-x` that does not continue an `x` entity (after `O` or another type)."""
     spans: list[tuple[str, int, int]] = []
     current: list[Any] | None = None
     for index, tag in enumerate(tags):
@@ -353,8 +354,9 @@ class XLMRobertaJointXNLUForTokenClassification(XLMRobertaForJointXNLU):
     `token-classification` pipeline: `logits` are the slot logits and `config.id2label` the IO slot labels.
 
     A token's label is a bare slot type, which that pipeline reads as the inside of an entity, so
-    `aggregation_strategy="simple"` joins consecutive tokens of one type into one entity, as `io_to_bio` does. The
-    `xnlu` pipeline is the better choice for scripts written without spaces (it never labels XLM-R's bare `▁`).
+    `aggregation_strategy="first"` labels each word by its first sub-word (as the model was trained) and joins
+    consecutive words of one type into one entity, as `io_to_bio` does (`"simple"` labels every sub-word on its own).
+    The `xnlu` pipeline is the better choice for scripts written without spaces (it never labels XLM-R's bare `▁`).
     """
 
     def __init__(self, config: XLMRobertaJointXNLUConfig):
@@ -410,12 +412,17 @@ def _is_unspaced_script(char: str) -> bool:
 
 
 def word_units(
-    text: str, tokens: list[str], offsets: list[tuple[int, int]], word_ids: list[int | None]
+    text: str,
+    tokens: list[str],
+    offsets: list[tuple[int, int]],
+    word_ids: list[int | None],
+    split_unspaced_scripts: bool = True,
 ) -> list[list[int]]:
-    """Group token positions into the units the model labels: one unit per space-separated word (its first token
-    that carries text gets the prediction, as in training), except that in scripts written without spaces each
-    sub-word is its own unit, so that spans can start and end inside a run of characters; where such a script meets
-    another without a space (`去New`), the other script's part starts a unit of its own."""
+    """Group token positions into the units the model labels: one unit per word (its first token that carries text
+    gets the prediction, as in training), except that in scripts written without spaces each sub-word is its own
+    unit, so that spans can start and end inside a run of characters; where such a script meets another without a
+    space (`去New`), the other script's part starts a unit of its own. With `split_unspaced_scripts=False` (words
+    given by the caller, as datasets give them) every word is one unit."""
     units: list[list[int]] = []
     previous_word, previous_unspaced = None, False
     for position, (token, (start, end), word_id) in enumerate(zip(tokens, offsets, word_ids)):
@@ -423,7 +430,7 @@ def word_units(
         if word_id is None or not token.lstrip("▁") or not piece.strip():
             # Special tokens and XLM-R's bare "▁" piece carry no text to label.
             continue
-        unspaced = _is_unspaced_script(piece.strip()[0])
+        unspaced = split_unspaced_scripts and _is_unspaced_script(piece.strip()[0])
         if word_id != previous_word or unspaced or previous_unspaced:
             units.append([position])
         else:
@@ -432,119 +439,287 @@ def word_units(
     return units
 
 
-class XNLUPipeline(Pipeline):
+@dataclass
+class _Utterance:
+    """One input as postprocessing needs it, shared by all its windows: the text (words joined by single spaces
+    when the input was split into words), its tokens' character offsets, the token positions of each unit and each
+    unit's index (its word's position in the input's words when the input was split into words)."""
+
+    text: str
+    offsets: list[tuple[int, int]]
+    units: list[list[int]]
+    unit_indices: list[int]
+
+
+class XNLUPipeline(ChunkPipeline):
     """Intent and slots of utterances: `pipeline("xnlu", model=..., trust_remote_code=True)`.
 
-    Each input string gives `{"intent", "score", "slots": [{"type", "text", "start", "end", "score"}]}` with character
-    offsets into the original string (`text[start:end] == slot["text"]`; punctuation written on a word is left out of
-    its slot, a final period excepted); with `top_k=k` (or `None`: all) also
-    `"intents"`, the k most probable intents as `[{"intent", "score"}, ...]`. Lists give lists; generators and
-    datasets (`KeyDataset(dataset, "text")`) stream their results. Words are delimited by spaces; in scripts
-    written without spaces (Thai, Chinese, Japanese, ...) every sub-word is a unit, so slot spans follow sub-word
-    boundaries there. Texts longer than the model's `max_seq_length` tokens are truncated with a warning, and slots
-    then only cover the part that was read. Call with `batch_size=32` (or more) to run batches through the model.
+    Each input gives `{"intent", "score", "slots"}`: the intent, its probability, and the slots as transformers'
+    `token-classification` pipeline gives entities, `[{"entity_group", "score", "word", "start", "end"}, ...]`, with
+    character offsets into the input (`text[start:end] == slot["word"]`; punctuation written on a word is left out
+    of its slot, a final period excepted). A string gives a dict, a list of strings a list; generators and datasets
+    (`KeyDataset(dataset, "text")`) stream their results; an empty list is an empty batch and gives an empty list
+    (with `is_split_into_words` too, as in transformers). Call with
+    `batch_size=32` (or more) to run batches through the model.
+
+    Units: words are delimited by spaces; in scripts written without spaces (Thai, Chinese, Japanese, ...) every
+    sub-word is a unit, so slot spans follow sub-word boundaries there. The model labels a unit on its first sub-word
+    that carries text, as it was trained.
+
+    Args:
+        aggregation_strategy (`str`, defaults to `"simple"`): how unit labels become slots.
+            - `"simple"`: each unit takes the label of its first sub-word (the one the model was trained to label);
+              consecutive units of one slot type form one slot, scored with the mean of their probabilities.
+            - `"first"`, `"average"`, `"max"`: as in transformers, each unit takes the label of its first sub-word,
+              of its sub-words' averaged probabilities, or of its most confident sub-word, then as `"simple"`
+              (`"first"` is `"simple"`: transformers' `"simple"` labels every sub-word on its own, which this model
+              was never trained to do).
+            - `"none"`: one entry per unit, `{"entity", "score", "index", "word", "start", "end"}`: its BIO tag
+              (restored from the model's IO labels), its probability, its index among the input's units (with
+              `is_split_into_words`, the word's index in the input), and the unit as written.
+        ignore_labels (`list[str]`, defaults to `["O"]`): slot labels of the model (`config.slot_labels`) whose slots
+            (or units, with `"none"`) are left out; `[]` keeps every unit, the outside ones as `"O"`.
+        is_split_into_words (`bool`, defaults to `False`): inputs are lists of words (a list of lists for a batch),
+            as datasets give them; each word is one unit, and offsets index the words joined by single spaces. A word
+            the tokenizer reads as nothing (an empty string) has no unit.
+        max_length (`int`, defaults to `config.max_seq_length`): tokens per forward pass, `<s>` and `</s>` included.
+        stride (`int`, *optional*): read texts longer than `max_length` in overlapping windows, shifted by
+            `max_length - 2 - stride` tokens. Each token takes the slot probabilities of the window where it has the
+            most context (tokens on its nearer side), so slots run across window boundaries; the intent is the first
+            window's (the start of the text, and no fewer tokens than any other window). Without `stride`, a longer
+            text is truncated, with a warning, and its slots cover only the part read.
+        top_k (`int` or `None`, defaults to 1): with `k` (or `None`: all), also `"intents"`, the `k` most probable
+            intents as `[{"intent", "score"}, ...]`.
     """
 
-    def _sanitize_parameters(self, max_length: int | None = None, top_k: int | None = 1, **kwargs):
+    def _sanitize_parameters(
+        self,
+        aggregation_strategy: str | AggregationStrategy | None = None,
+        ignore_labels: list[str] | None = None,
+        is_split_into_words: bool | None = None,
+        max_length: int | None = None,
+        stride: int | None = None,
+        top_k: int | None | str = "",
+        **kwargs,
+    ):
+        # Only what was passed is returned, so that a call does not reset what the pipeline was created with.
         if kwargs:
             raise TypeError(f"unexpected xnlu pipeline arguments: {sorted(kwargs)}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be a positive int or None (all intents), got {top_k!r}")
-        preprocess_params = {}
+        preprocess_params, postprocess_params = {}, {}
+        if is_split_into_words is not None:
+            preprocess_params["is_split_into_words"] = _checked_is_split_into_words(is_split_into_words)
         if max_length is not None:
+            if not _is_int(max_length) or max_length < 3:
+                raise ValueError(f"max_length must be an int of at least 3 (<s>, one token, </s>), got {max_length!r}")
             preprocess_params["max_length"] = max_length
-        return preprocess_params, {}, {"top_k": top_k}
+        if stride is not None:
+            if not _is_int(stride) or stride < 0:
+                raise ValueError(
+                    f"stride must be a non-negative int (tokens shared by adjacent windows), got {stride!r}"
+                )
+            preprocess_params["stride"] = stride
+        if aggregation_strategy is not None:
+            postprocess_params["aggregation_strategy"] = _aggregation_strategy(aggregation_strategy)
+        if ignore_labels is not None:
+            postprocess_params["ignore_labels"] = self._checked_ignore_labels(ignore_labels)
+        if top_k != "":
+            if top_k is not None and (not _is_int(top_k) or top_k < 1):
+                raise ValueError(f"top_k must be a positive int or None (all intents), got {top_k!r}")
+            postprocess_params["top_k"] = top_k
+        return preprocess_params, {}, postprocess_params
+
+    def _checked_ignore_labels(self, ignore_labels) -> frozenset[str]:
+        if isinstance(ignore_labels, str) or not all(isinstance(label, str) for label in ignore_labels):
+            raise ValueError(f"ignore_labels must be a list of slot labels (str), got {ignore_labels!r}")
+        unknown = sorted(set(ignore_labels) - set(self.model.config.slot_labels))
+        if unknown:
+            raise ValueError(
+                f"ignore_labels {unknown} are not slot labels of this model; expected some of "
+                f"{self.model.config.slot_labels}"
+            )
+        return frozenset(ignore_labels)
 
     def __call__(self, inputs, **kwargs):
-        """One text (a dict back), a list of texts (a list back), or a generator or dataset of texts such as
-        `KeyDataset(dataset, "text")` (results streamed back one by one, as transformers' pipelines do)."""
+        """One input (a dict back), a list of inputs (a list back), or a generator or dataset of inputs such as
+        `KeyDataset(dataset, "text")` (results streamed back one by one, as transformers' pipelines do). An input is
+        a string, or with `is_split_into_words=True` a list of words."""
+        is_split_into_words = _checked_is_split_into_words(
+            kwargs.get("is_split_into_words", self._preprocess_params.get("is_split_into_words", False))
+        )
+        if isinstance(inputs, (types.GeneratorType, torch.utils.data.Dataset)):
+            return super().__call__(inputs, **kwargs)  # items are checked one by one, in preprocess
+        if is_split_into_words and isinstance(inputs, (list, tuple)) and inputs and _is_words(inputs):
+            return super().__call__([list(inputs)], **kwargs)[0]
         if isinstance(inputs, (list, tuple)):
-            for text in inputs:
-                _check_text(text)
-            inputs = list(inputs)
-        elif not isinstance(inputs, (types.GeneratorType, torch.utils.data.Dataset)):
-            _check_text(inputs)
+            for item in inputs:
+                _check_input(item, is_split_into_words)
+            return super().__call__(list(inputs), **kwargs) if inputs else []
+        _check_input(inputs, is_split_into_words)
         return super().__call__(inputs, **kwargs)
 
-    def preprocess(self, text: str, max_length: int | None = None) -> dict[str, Any]:
-        _check_text(text)  # items of generators and datasets are only seen here
+    def preprocess(
+        self, inputs, is_split_into_words: bool = False, max_length: int | None = None, stride: int | None = None
+    ):
+        _check_input(inputs, is_split_into_words)  # items of generators and datasets are only seen here
         max_length = max_length or self.model.config.max_seq_length
-        encoding = self.tokenizer(
-            text,
-            truncation=True,
-            max_length=max_length,
-            return_offsets_mapping=True,
-            return_tensors="pt",
-        )
-        offsets = [tuple(pair) for pair in encoding.pop("offset_mapping")[0].tolist()]
-        units = word_units(text, encoding.tokens(0), offsets, encoding.word_ids(0))
-        read_until = max((offsets[unit[-1]][1] for unit in units), default=0)
-        if text[read_until:].strip() and len(offsets) >= max_length:
-            logger.warning(
-                f"xnlu: input truncated to {max_length} tokens; slots cover only its first {read_until} characters"
+        window_size = max_length - self.tokenizer.num_special_tokens_to_add()
+        if stride is not None and stride >= window_size:
+            raise ValueError(
+                f"stride={stride} must be less than the {window_size} text tokens of a window (max_length={max_length} "
+                "minus <s> and </s>)"
             )
-        return {
-            "input_ids": encoding["input_ids"],
-            "attention_mask": encoding["attention_mask"],
-            "text": text,
-            "offsets": offsets,
-            "units": units,
-        }
+        utterance, input_ids = self._tokenize(inputs, is_split_into_words)
+        # Windows are cut from one untruncated encoding, so that every token has one position in the text.
+        bos, body, eos = input_ids[:1], input_ids[1:-1], input_ids[-1:]
+        if stride is None:
+            starts = [0]
+            if len(body) > window_size:
+                read_until = utterance.offsets[window_size][1]
+                logger.warning(
+                    f"xnlu: input of {len(body)} tokens truncated to max_length={max_length}; slots cover only its "
+                    f"first {read_until} characters (pass stride= to read it all in overlapping windows)"
+                )
+        else:
+            step = window_size - stride
+            starts = list(range(0, max(len(body) - window_size, 0) + step, step))
+        for index, start in enumerate(starts):
+            window_ids = torch.tensor([bos + body[start : start + window_size] + eos])
+            yield {
+                "input_ids": window_ids,
+                "attention_mask": torch.ones_like(window_ids),
+                "utterance": utterance,
+                "window_start": start,
+                "is_last": index == len(starts) - 1,
+            }
+
+    def _tokenize(self, inputs, is_split_into_words: bool) -> tuple[_Utterance, list[int]]:
+        encoding = self.tokenizer(
+            inputs, is_split_into_words=is_split_into_words, return_offsets_mapping=True, verbose=False
+        )
+        word_ids = encoding.word_ids()
+        offsets = [tuple(pair) for pair in encoding["offset_mapping"]]
+        if is_split_into_words:
+            text = " ".join(inputs)
+            word_starts = list(itertools.accumulate((len(word) + 1 for word in inputs), initial=0))
+            # The tokenizer counts a word's offsets from the word's start: shift them onto the joined text.
+            offsets = [
+                (start + word_starts[word], end + word_starts[word]) if word is not None else (start, end)
+                for (start, end), word in zip(offsets, word_ids)
+            ]
+        else:
+            text = inputs
+        units = word_units(text, encoding.tokens(), offsets, word_ids, split_unspaced_scripts=not is_split_into_words)
+        unit_indices = [word_ids[unit[0]] for unit in units] if is_split_into_words else list(range(len(units)))
+        return _Utterance(text, offsets, units, unit_indices), encoding["input_ids"]
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         outputs = self.model(input_ids=model_inputs["input_ids"], attention_mask=model_inputs["attention_mask"])
-        # Only probabilities leave the model: postprocessing must not depend on the batch's padding.
+        # Probabilities: windows are merged by them; the attention mask, passed on, tells the padding apart.
         return {
             "intent_probs": outputs.intent_logits.softmax(-1),
             "slot_probs": outputs.slot_logits.softmax(-1),
-            "text": model_inputs["text"],
-            "offsets": model_inputs["offsets"],
-            "units": model_inputs["units"],
+            **model_inputs,
         }
 
-    def postprocess(self, model_outputs: dict[str, Any], top_k: int | None = 1) -> dict[str, Any]:
+    def postprocess(
+        self,
+        windows: list[dict[str, Any]],
+        aggregation_strategy: AggregationStrategy = AggregationStrategy.SIMPLE,
+        ignore_labels: frozenset[str] = frozenset({OUTSIDE}),
+        top_k: int | None = 1,
+    ) -> dict[str, Any]:
         config = self.model.config
-        intent_probs = model_outputs["intent_probs"][0]
-        ranked_scores, ranked_ids = intent_probs.sort(descending=True)
-        intent_score, intent_id = ranked_scores[0], ranked_ids[0]
-        slot_probs = model_outputs["slot_probs"][0]
-        text, offsets, units = model_outputs["text"], model_outputs["offsets"], model_outputs["units"]
+        utterance = windows[0]["utterance"]
+        token_probs, read = _merge_windows(windows, len(utterance.offsets))
+        # Units a truncation cut off entirely are not labelled; one it cut in two is labelled from the part read.
+        units = [[position for position in unit if read[position]] for unit in utterance.units]
+        units = [unit for unit in units if unit]
+        unit_scores, unit_label_ids = _unit_probs(token_probs, units, aggregation_strategy).max(-1)
+        labels = [config.slot_labels[i] for i in unit_label_ids.tolist()]
+        scores = unit_scores.tolist()
+        text, offsets = utterance.text, utterance.offsets
 
-        unit_heads = [unit[0] for unit in units]
-        head_scores, head_ids = slot_probs[unit_heads].max(-1) if units else (torch.empty(0), torch.empty(0))
-        unit_tags = io_to_bio([config.slot_labels[i] for i in head_ids.tolist()])
         slots = []
-        for slot_type, first, last in tags_to_spans(unit_tags):
-            start = offsets[units[first][0]][0]
-            end = offsets[units[last - 1][-1]][1]
-            # Offsets of a word-initial piece may include the space XLM-R's "▁" stands for: trim to the text.
-            while start < end and text[start].isspace():
-                start += 1
-            # Normalisation can leave a word's final combining mark (e + U+0301) outside its token: keep it.
-            while end < len(text) and unicodedata.category(text[end]).startswith("M"):
-                end += 1
-            # A word written with punctuation ("salón?", "«Paris»") is one unit; the slot is the word without it
-            # (a final period stays: it may end an abbreviation).
-            while start < end and _is_edge_punctuation(text[start]):
-                start += 1
-            while end > start and text[end - 1] != "." and _is_edge_punctuation(text[end - 1]):
-                end -= 1
-            if start == end:
-                continue
-            slots.append(
-                {
-                    "type": slot_type,
-                    "text": text[start:end],
-                    "start": start,
-                    "end": end,
-                    "score": float(head_scores[first:last].mean()),
-                }
-            )
-        result = {"intent": config.intent_labels[int(intent_id)], "score": float(intent_score), "slots": slots}
+        if aggregation_strategy == AggregationStrategy.NONE:
+            for unit, index, label, tag, score in zip(units, utterance.unit_indices, labels, io_to_bio(labels), scores):
+                if label in ignore_labels:
+                    continue
+                start, end = _slot_span(text, offsets[unit[0]][0], offsets[unit[-1]][1], trim_punctuation=False)
+                slots.append(
+                    {"entity": tag, "score": score, "index": index, "word": text[start:end], "start": start, "end": end}
+                )
+        else:
+            # Consecutive units of one label form one slot, as io_to_bio reads IO tags.
+            for label, run in itertools.groupby(range(len(units)), key=labels.__getitem__):
+                run = list(run)
+                if label in ignore_labels:
+                    continue
+                start = offsets[units[run[0]][0]][0]
+                end = offsets[units[run[-1]][-1]][1]
+                start, end = _slot_span(text, start, end, trim_punctuation=True)
+                if start == end:  # only punctuation was labelled
+                    continue
+                score = sum(scores[i] for i in run) / len(run)
+                slots.append(
+                    {"entity_group": label, "score": score, "word": text[start:end], "start": start, "end": end}
+                )
+
+        intent_scores, intent_ids = windows[0]["intent_probs"][0].sort(descending=True)
+        result = {"intent": config.intent_labels[int(intent_ids[0])], "score": float(intent_scores[0]), "slots": slots}
         if top_k != 1:
-            ranked = zip(ranked_ids[:top_k].tolist(), ranked_scores[:top_k].tolist())
+            ranked = zip(intent_ids[:top_k].tolist(), intent_scores[:top_k].tolist())
             result["intents"] = [{"intent": config.intent_labels[i], "score": score} for i, score in ranked]
         return result
+
+
+def _merge_windows(windows: list[dict[str, Any]], num_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(num_tokens, num_labels) slot probabilities of the whole encoding, each token's from the window where it has
+    the most context (tokens on its nearer side; the earlier window on ties), and which tokens a window read."""
+    num_labels = windows[0]["slot_probs"].shape[-1]
+    token_probs = torch.zeros(num_tokens, num_labels)
+    context = torch.full((num_tokens,), -1)
+    for window in windows:
+        # The window's text tokens: padding (on either side), <s> and </s> left out.
+        rows = window["slot_probs"][0][window["attention_mask"][0].bool()][1:-1]
+        within = torch.arange(len(rows))
+        positions = within + 1 + window["window_start"]  # + 1: <s> is position 0 of the whole encoding
+        margin = torch.minimum(within, within.flip(0))
+        better = margin > context[positions]
+        token_probs[positions[better]] = rows[better].float()
+        context[positions[better]] = margin[better]
+    return token_probs, context >= 0
+
+
+def _unit_probs(
+    token_probs: torch.Tensor, units: list[list[int]], aggregation_strategy: AggregationStrategy
+) -> torch.Tensor:
+    """(num_units, num_labels) label probabilities of each unit from its tokens' (the first is the token the model
+    was trained to label), as transformers' word aggregation strategies define them."""
+    if not units:
+        return token_probs[:0]
+    if aggregation_strategy == AggregationStrategy.AVERAGE:
+        return torch.stack([token_probs[unit].mean(0) for unit in units])
+    if aggregation_strategy == AggregationStrategy.MAX:
+        return torch.stack([token_probs[unit][token_probs[unit].max(-1).values.argmax()] for unit in units])
+    return token_probs[[unit[0] for unit in units]]
+
+
+def _slot_span(text: str, start: int, end: int, trim_punctuation: bool) -> tuple[int, int]:
+    """Character span of units whose tokens run from `start` to `end`, fitted to the text."""
+    # Offsets of a word-initial piece may include the space XLM-R's "▁" stands for: trim to the text.
+    while start < end and text[start].isspace():
+        start += 1
+    # Normalisation can leave a word's final combining mark (e + U+0301) outside its token: keep it.
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    if trim_punctuation:
+        # A word written with punctuation ("salón?", "«Paris»") is one unit; the slot is the word without it (a
+        # final period stays: it may end an abbreviation).
+        while start < end and _is_edge_punctuation(text[start]):
+            start += 1
+        while end > start and text[end - 1] != "." and _is_edge_punctuation(text[end - 1]):
+            end -= 1
+    return start, end
 
 
 def _is_edge_punctuation(char: str) -> bool:
@@ -553,12 +728,47 @@ def _is_edge_punctuation(char: str) -> bool:
     return unicodedata.category(char) in ("Po", "Ps", "Pe", "Pi", "Pf") and char not in "&'#@%/\\*"
 
 
-def _check_text(text) -> None:
-    if not isinstance(text, str):
+def _aggregation_strategy(value) -> AggregationStrategy:
+    try:
+        return AggregationStrategy(value.lower() if isinstance(value, str) else value)
+    except ValueError:
+        choices = ", ".join(repr(strategy.value) for strategy in AggregationStrategy)
+        raise ValueError(f"aggregation_strategy must be one of {choices}; got {value!r}") from None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _checked_is_split_into_words(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"is_split_into_words must be True or False, got {value!r}")
+    return value
+
+
+def _is_words(inputs) -> bool:
+    return all(isinstance(word, str) for word in inputs)
+
+
+def _check_input(inputs, is_split_into_words: bool) -> None:
+    if is_split_into_words:
+        if not isinstance(inputs, (list, tuple)) or not _is_words(inputs):
+            raise TypeError(
+                "xnlu pipeline inputs with is_split_into_words=True must be a list of words (str), a list of such "
+                f"lists, or a generator or dataset of them; got {_describe(inputs)}"
+            )
+    elif not isinstance(inputs, str):
         raise TypeError(
-            f"xnlu pipeline inputs must be str, a list of str, or a generator or dataset of str; got "
-            f"{type(text).__name__}"
+            "xnlu pipeline inputs must be str, a list of str, or a generator or dataset of str; got "
+            f"{_describe(inputs)}"
         )
+
+
+def _describe(value) -> str:
+    if isinstance(value, (list, tuple)):
+        kinds = sorted({type(item).__name__ for item in value})
+        return f"{type(value).__name__} of {', '.join(kinds)}" if kinds else f"empty {type(value).__name__}"
+    return type(value).__name__
 
 
 # --------------------------------------------------------------------------------------------------------------------

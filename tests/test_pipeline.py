@@ -1,11 +1,17 @@
-"""The `xnlu` pipeline: output format, character offsets in every script, batching and bad input."""
+"""The `xnlu` pipeline: output format, character offsets in every script, agreement with transformers'
+token-classification pipeline, words as input, long texts in windows, batching and bad input."""
 
+import contextlib
 import logging
+import warnings
 
 import pytest
 import torch
 from test_modeling import run_fresh
+from tiny_models import SLOT_LABELS
 from transformers import pipeline
+
+from modeling_crossaligner import io_to_bio
 
 TEXTS = {
     "latin": "wake me up at seven am tomorrow in new york",
@@ -30,11 +36,11 @@ def assert_well_formed(result, text, model_config):
     assert result["intent"] in model_config.intent_labels and 0.0 <= result["score"] <= 1.0
     previous_end = 0
     for slot in result["slots"]:
-        assert set(slot) == {"type", "text", "start", "end", "score"}
-        assert slot["type"] in model_config.slot_labels[1:]
+        assert set(slot) == {"entity_group", "word", "start", "end", "score"}
+        assert slot["entity_group"] in model_config.slot_labels[1:]
         assert 0 <= slot["start"] < slot["end"] <= len(text)
-        assert text[slot["start"] : slot["end"]] == slot["text"]
-        assert slot["text"] == slot["text"].strip() and slot["text"]
+        assert text[slot["start"] : slot["end"]] == slot["word"]
+        assert slot["word"] == slot["word"].strip() and slot["word"]
         assert slot["start"] >= previous_end, "slots overlap or are out of order"
         previous_end = slot["end"]
         assert 0.0 <= slot["score"] <= 1.0
@@ -54,7 +60,7 @@ def test_every_unit_becomes_a_slot_when_the_model_predicts_one_type(tiny_model_d
         xnlu.model.slot_classifier.weight.zero_()
         xnlu.model.slot_classifier.bias.copy_(torch.tensor([0.0, 9.0, 0.0, 0.0]))
     # Same type everywhere: IO->BIO merges all units into one span per run of adjacent units.
-    assert [s["text"] for s in xnlu("the weather in boston")["slots"]] == ["the weather in boston"]
+    assert [s["word"] for s in xnlu("the weather in boston")["slots"]] == ["the weather in boston"]
     chinese = xnlu("明天北京天气")["slots"]
     assert [(s["start"], s["end"]) for s in chinese] == [(0, 6)]
     with torch.no_grad():
@@ -68,22 +74,51 @@ def test_every_unit_becomes_a_slot_when_the_model_predicts_one_type(tiny_model_d
     assert _unit_spans(xnlu, "美国航空") == ["美国", "航空"]
 
 
+@contextlib.contextmanager
+def slot_logits(model, logits_of):
+    """Within the block, the slot head returns `logits_of(input_ids)` for the batch being run (the encoder still
+    runs): predictions forced per token, per position in the window, or both."""
+    seen = {}
+    hook = model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.update(input_ids=kwargs["input_ids"]), with_kwargs=True
+    )
+    original = model.slot_classifier.forward
+    model.slot_classifier.forward = lambda hidden: logits_of(seen["input_ids"])
+    try:
+        yield
+    finally:
+        model.slot_classifier.forward = original
+        hook.remove()
+
+
+def one_hot_logits(labels: torch.Tensor, num_labels: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(labels, num_labels).float() * 9.0
+
+
+def by_token(tokenizer, pieces: dict[str, int], num_labels: int):
+    """Logits that give each listed piece its label and every other token label 0 (O)."""
+    forced = {tokenizer.convert_tokens_to_ids(piece): label for piece, label in pieces.items()}
+    assert tokenizer.unk_token_id not in forced, "a forced piece is not in the vocabulary"
+
+    def logits_of(input_ids):
+        labels = torch.zeros_like(input_ids)
+        for token_id, label in forced.items():
+            labels[input_ids == token_id] = label
+        return one_hot_logits(labels, num_labels)
+
+    return logits_of
+
+
 def _unit_spans(xnlu, text):
     """Run the pipeline with a slot head that alternates two types by token position, returning the slot texts."""
-    model = xnlu.model
-    original_forward = model.slot_classifier.forward
 
-    def alternating(hidden):
-        logits = torch.zeros(*hidden.shape[:2], len(model.config.slot_labels))
-        logits[:, 0::2, 1] = 9.0
-        logits[:, 1::2, 2] = 9.0
-        return logits
+    def alternating(input_ids):
+        labels = torch.ones_like(input_ids)
+        labels[:, 1::2] = 2
+        return one_hot_logits(labels, len(xnlu.model.config.slot_labels))
 
-    model.slot_classifier.forward = alternating
-    try:
-        return [slot["text"] for slot in xnlu(text)["slots"]]
-    finally:
-        model.slot_classifier.forward = original_forward
+    with slot_logits(xnlu.model, alternating):
+        return [slot["word"] for slot in xnlu(text)["slots"]]
 
 
 # -- exact offsets, with XLM-R's real tokenizer and forced predictions ----------------------------------------------
@@ -159,35 +194,12 @@ def xlmr_pipeline(embedded_encoder, tmp_path_factory):
 
 def forced_slots(xnlu, text: str, pieces: dict[str, str]) -> list[tuple[str, int, int]]:
     """The pipeline's slots when the model predicts the given type on each given piece and O everywhere else."""
-    model, tokenizer = xnlu.model, xnlu.tokenizer
-    forced = {
-        tokenizer.convert_tokens_to_ids(piece): SLOT_TYPES.index(slot_type) for piece, slot_type in pieces.items()
-    }
-    assert tokenizer.unk_token_id not in forced, "a forced piece is not in the vocabulary"
-    seen = {}
-
-    def slot_logits(hidden):
-        logits = torch.zeros(*hidden.shape[:2], len(SLOT_TYPES))
-        logits[..., 0] = 5.0
-        for token_id, label in forced.items():
-            logits[seen["input_ids"] == token_id] = (
-                torch.nn.functional.one_hot(torch.tensor(label), len(SLOT_TYPES)) * 9.0
-            )
-        return logits
-
-    hook = model.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.update(input_ids=kwargs["input_ids"]), with_kwargs=True
-    )
-    original = model.slot_classifier.forward
-    model.slot_classifier.forward = slot_logits
-    try:
+    labels = {piece: SLOT_TYPES.index(slot_type) for piece, slot_type in pieces.items()}
+    with slot_logits(xnlu.model, by_token(xnlu.tokenizer, labels, len(SLOT_TYPES))):
         result = xnlu(text)
-    finally:
-        model.slot_classifier.forward = original
-        hook.remove()
     for slot in result["slots"]:
-        assert text[slot["start"] : slot["end"]] == slot["text"]
-    return [(slot["type"], slot["start"], slot["end"]) for slot in result["slots"]]
+        assert text[slot["start"] : slot["end"]] == slot["word"]
+    return [(slot["entity_group"], slot["start"], slot["end"]) for slot in result["slots"]]
 
 
 @pytest.mark.parametrize("case", sorted(EXACT_SPANS))
@@ -218,7 +230,7 @@ def test_long_text_is_truncated_with_warning(xnlu, caplog):
     text = " ".join(["the weather in boston"] * 40)
     with caplog.at_level(logging.WARNING):
         result = xnlu(text)
-    assert "truncated" in caplog.text
+    assert "truncated" in caplog.text and "stride=" in caplog.text
     assert_well_formed(result, text, xnlu.model.config)
     read = max((slot["end"] for slot in result["slots"]), default=0)
     assert read < len(text) // 2
@@ -309,6 +321,238 @@ print(json.dumps({{"cls": type(xnlu).__module__, "results": xnlu({texts!r}, batc
     local = xnlu(texts)
     for remote, here in zip(result["results"], local):
         assert remote["intent"] == here["intent"] and remote["score"] == pytest.approx(here["score"], abs=1e-5)
-        assert [(s["type"], s["start"], s["end"]) for s in remote["slots"]] == [
-            (s["type"], s["start"], s["end"]) for s in here["slots"]
+        assert [(s["entity_group"], s["start"], s["end"]) for s in remote["slots"]] == [
+            (s["entity_group"], s["start"], s["end"]) for s in here["slots"]
         ]
+
+
+# -- transformers' token-classification pipeline on the same model -------------------------------------------------
+
+ONE_PIECE_WORDS = "wake me up at seven am tomorrow in new york"  # every word is one piece of the tiny vocabulary
+SUB_WORDS = "wake me up in seattle tomorrow at seven am"  # "seattle" is seven pieces: ▁s e a t t l e
+
+
+@pytest.fixture(scope="module")
+def compared_model_dir(tiny_model_dir, tiny_tokenizer, tmp_path_factory):
+    """The tiny model with its slot head leaning a little to "O", so that the sentences below have outside words,
+    slots of several types, and sub-words ("seattle"'s) that `first` and `average` read differently."""
+    from modeling_crossaligner import XLMRobertaForJointXNLU
+
+    model = XLMRobertaForJointXNLU.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        model.slot_classifier.bias[0] += 0.1
+    path = tmp_path_factory.mktemp("compared_model")
+    model.save_pretrained(path)
+    tiny_tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compared(compared_model_dir):
+    return pipeline("xnlu", model=str(compared_model_dir), trust_remote_code=True)
+
+
+@pytest.fixture(scope="module")
+def token_classifier(compared_model_dir):
+    return pipeline("token-classification", model=str(compared_model_dir), trust_remote_code=True)
+
+
+def token_classification(token_classifier, inputs, **kwargs):
+    with warnings.catch_warnings():
+        # Its word heuristic for tokenizers without a sub-word prefix warns on every token.
+        warnings.filterwarnings("ignore", "Tokenizer does not support real words")
+        return token_classifier(inputs, **kwargs)
+
+
+def test_the_compared_model_reads_the_sub_words_differently(compared):
+    """So that the comparisons below tell `first`, `average` and `max` apart and see outside words."""
+    first, average = (
+        [
+            (s["entity_group"], s["word"])
+            for s in compared(SUB_WORDS, aggregation_strategy=strategy, ignore_labels=[])["slots"]
+        ]
+        for strategy in ("first", "average")
+    )
+    assert ("datetime", "in seattle") in first and ("location", "seattle") in average
+    assert ("O", "wake me") in first
+
+
+@pytest.mark.parametrize("ignore_labels", [None, []])
+@pytest.mark.parametrize(
+    ("strategy", "text"),
+    [("simple", ONE_PIECE_WORDS), ("first", SUB_WORDS), ("average", SUB_WORDS), ("max", SUB_WORDS)],
+)
+def test_slots_are_the_entities_of_the_token_classification_pipeline(
+    compared, token_classifier, strategy, text, ignore_labels
+):
+    """Same labels, offsets and scores as transformers' entities, with its default `ignore_labels` and with none
+    ignored (then the outside words come as "O" groups in both). transformers' `simple` labels every sub-word on its
+    own, so it is compared on words of one piece."""
+    kwargs = {"aggregation_strategy": strategy} | ({} if ignore_labels is None else {"ignore_labels": ignore_labels})
+    theirs = token_classification(token_classifier, text, **kwargs)
+    ours = compared(text, **kwargs)["slots"]
+    assert [(e["entity_group"], e["start"], e["end"]) for e in ours] == [
+        (e["entity_group"], e["start"], e["end"]) for e in theirs
+    ]
+    assert [e["score"] for e in ours] == pytest.approx([float(e["score"]) for e in theirs], abs=1e-6)
+    assert all(e["word"] == text[e["start"] : e["end"]] for e in ours)
+    if strategy == "simple":  # with word aggregation transformers glues the words' text ("me up" -> "meup")
+        assert [e["word"] for e in ours] == [e["word"] for e in theirs]
+    if ignore_labels == []:
+        assert "O" in {e["entity_group"] for e in ours}
+
+
+def test_none_gives_each_word_with_its_tag_where_the_token_pipeline_gives_each_token(compared, token_classifier):
+    text = ONE_PIECE_WORDS
+    theirs = token_classification(token_classifier, text, aggregation_strategy="none", ignore_labels=[])
+    ours = compared(text, aggregation_strategy="none", ignore_labels=[])["slots"]
+    assert len(ours) == len(text.split()) == len(theirs)
+    assert [(e["entity"].split("-", 1)[-1], e["start"], e["end"], e["word"]) for e in ours] == [
+        (e["entity"], e["start"], e["end"], e["word"].lstrip("▁")) for e in theirs
+    ]
+    assert [e["score"] for e in ours] == pytest.approx([float(e["score"]) for e in theirs], abs=1e-6)
+    assert [e["index"] for e in ours] == list(range(len(ours)))
+    # BIO tags, restored from the IO labels as the scores read them; "O" is left out by default.
+    tags = [e["entity"] for e in ours]
+    assert tags == io_to_bio([tag.split("-", 1)[-1] for tag in tags])
+    default = compared(text, aggregation_strategy="none")["slots"]
+    assert "O" in tags and default == [e for e in ours if e["entity"] != "O"]
+
+
+def test_words_in_give_offsets_over_the_words_joined_by_spaces(compared, token_classifier):
+    words = SUB_WORDS.split()
+    for strategy in ("first", "average"):
+        theirs = token_classification(token_classifier, words, is_split_into_words=True, aggregation_strategy=strategy)
+        (theirs,) = theirs  # transformers answers one list of words with a list of one result
+        ours = compared(words, is_split_into_words=True, aggregation_strategy=strategy)
+        assert [(e["entity_group"], e["start"], e["end"]) for e in ours["slots"]] == [
+            (e["entity_group"], e["start"], e["end"]) for e in theirs
+        ]
+        # The same as the text the words were split from.
+        assert ours == compared(" ".join(words), aggregation_strategy=strategy)
+
+
+def test_words_in_are_the_units_in_every_script(xnlu):
+    """Each given word is one unit, as the datasets' words are in training, also in scripts written without spaces
+    (where a text's units are sub-words); `none` then gives one entry per word, at the word's index."""
+    words = ["明天北京", "天气", "in", "", "seattle?"]
+    entries = xnlu(words, is_split_into_words=True, aggregation_strategy="none", ignore_labels=[])["slots"]
+    # The empty word has no token, so no entry; the others come back as written, at their index.
+    assert [(e["index"], e["word"]) for e in entries] == [(0, "明天北京"), (1, "天气"), (2, "in"), (4, "seattle?")]
+    joined = " ".join(words)
+    assert all(joined[e["start"] : e["end"]] == e["word"] for e in entries)
+    text_units = xnlu("明天北京 天气", aggregation_strategy="none", ignore_labels=[])["slots"]
+    assert [e["word"] for e in text_units] == ["明天", "北京", "天气"]
+
+
+def rounded(results):
+    """Results with scores to 5 places: batches pad, which moves float sums in the last digits."""
+    if isinstance(results, list):
+        return [rounded(result) for result in results]
+    return {
+        key: round(value, 5) if key == "score" else rounded(value) if isinstance(value, list) else value
+        for key, value in results.items()
+    }
+
+
+def test_words_in_batches_and_streams(xnlu):
+    sentences = [SUB_WORDS.split(), ["明天", "北京", "天气"], []]
+    batched = rounded(xnlu(sentences, is_split_into_words=True, batch_size=2))
+    assert rounded(list(xnlu((words for words in sentences), is_split_into_words=True))) == batched
+    # One by one; an empty list alone is an empty batch, so the sentence without words is checked on its own.
+    assert rounded([xnlu(words, is_split_into_words=True) for words in sentences[:2]]) == batched[:2]
+    assert batched[2]["slots"] == [] and batched[2]["intent"] in xnlu.model.config.intent_labels
+    with pytest.raises(TypeError, match="is_split_into_words=True must be a list of words"):
+        xnlu(SUB_WORDS, is_split_into_words=True)
+    with pytest.raises(TypeError, match="is_split_into_words=True must be a list of words"):
+        xnlu([["fine"], "not a list"], is_split_into_words=True)
+
+
+def test_an_empty_list_gives_an_empty_list(xnlu):
+    assert xnlu([]) == []
+    assert xnlu([], is_split_into_words=True) == []
+
+
+# -- long texts: overlapping windows -------------------------------------------------------------------------------
+
+REPEATED = "the weather in boston"  # four one-piece words
+
+
+def test_stride_reads_a_long_text_whole_in_windows(xnlu, caplog):
+    """With predictions that depend on the token only, windows of 8 tokens give what one window over the whole text
+    gives, slots that run across window boundaries included, and no truncation."""
+    text = " ".join([REPEATED] * 7)  # 28 tokens: within the tiny model's 32 positions, so one window can read it
+    pieces = {"▁weather": 2, "▁in": 2, "▁boston": 2, "▁the": 1}
+    with slot_logits(xnlu.model, by_token(xnlu.tokenizer, pieces, len(SLOT_LABELS))):
+        whole = xnlu(text, max_length=30)
+        with caplog.at_level(logging.WARNING):
+            windowed = xnlu(text, max_length=10, stride=3)
+        batched = xnlu([text, "the weather"], max_length=10, stride=3, batch_size=3)
+    assert len(whole["slots"]) == 14 and whole["slots"][-1]["end"] == len(text)
+    assert windowed["slots"] == whole["slots"] and "truncated" not in caplog.text
+    assert rounded(batched[0]) == rounded(windowed)
+
+
+def test_each_token_is_read_from_the_window_where_it_has_most_context(xnlu):
+    """A slot head that says `datetime` on the 3 tokens at either edge of a window and `location` elsewhere: merged
+    right, only the 3 tokens at either end of the text keep `datetime` (a token near a window's edge is read from the
+    next window, where it is further in)."""
+    text = " ".join([REPEATED] * 8)  # 32 tokens; windows of 14 shifted by 6 start at 0, 6, 12, 18
+
+    def edges_are_datetime(input_ids):
+        positions = torch.arange(input_ids.shape[1])
+        margin = torch.minimum(positions - 1, input_ids.shape[1] - 2 - positions)  # within the text tokens
+        labels = torch.where(margin < 3, 1, 2).expand_as(input_ids)
+        return one_hot_logits(labels, len(SLOT_LABELS))
+
+    with slot_logits(xnlu.model, edges_are_datetime):
+        slots = xnlu(text, max_length=16, stride=8)["slots"]
+    words = text.split()
+    assert [(s["entity_group"], s["word"]) for s in slots] == [
+        ("datetime", " ".join(words[:3])),
+        ("location", " ".join(words[3:-3])),
+        ("datetime", " ".join(words[-3:])),
+    ]
+
+
+def test_with_stride_the_intent_is_the_first_windows(xnlu):
+    text = " ".join([REPEATED] * 10)
+    windowed = xnlu(text, max_length=16, stride=4, top_k=None)
+    first_window = xnlu(text, max_length=16, top_k=None)  # truncated: reads exactly the first window
+    assert windowed["intent"] == first_window["intent"]
+    assert windowed["intents"] == first_window["intents"]
+    assert windowed["slots"][-1]["end"] > first_window["slots"][-1]["end"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"stride": 14, "max_length": 16}, ValueError, "stride=14 must be less than the 14 text tokens"),
+        ({"stride": -1}, ValueError, "stride must be a non-negative int"),
+        ({"max_length": 2}, ValueError, "max_length must be an int of at least 3"),
+        ({"aggregation_strategy": "longest"}, ValueError, "aggregation_strategy must be one of 'none', 'simple'"),
+        ({"ignore_labels": ["locaton"]}, ValueError, r"ignore_labels \['locaton'\] are not slot labels"),
+        ({"ignore_labels": "O"}, ValueError, "ignore_labels must be a list of slot labels"),
+        ({"is_split_into_words": "yes"}, ValueError, "is_split_into_words must be True or False"),
+        ({"delimiter": " "}, TypeError, r"unexpected xnlu pipeline arguments: \['delimiter'\]"),
+    ],
+)
+def test_bad_arguments_are_named(xnlu, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        xnlu(REPEATED, **kwargs)
+
+
+def test_ignore_labels_leaves_out_those_slots(compared):
+    every = compared(SUB_WORDS, ignore_labels=[])["slots"]
+    assert {"O", "datetime", "location"} <= {slot["entity_group"] for slot in every}
+    # Nothing ignored: the groups cover every word, in order.
+    assert " ".join(slot["word"] for slot in every) == SUB_WORDS
+    without_location = compared(SUB_WORDS, ignore_labels=["O", "location"])["slots"]
+    assert without_location == [slot for slot in every if slot["entity_group"] == "datetime"]
+
+
+def test_arguments_given_at_creation_hold_for_every_call(tiny_model_dir):
+    xnlu = pipeline("xnlu", model=str(tiny_model_dir), trust_remote_code=True, aggregation_strategy="none", top_k=2)
+    result = xnlu(ONE_PIECE_WORDS)
+    assert len(result["intents"]) == 2 and all("entity" in entry for entry in result["slots"])
+    assert "intents" not in xnlu(ONE_PIECE_WORDS, top_k=1)

@@ -179,8 +179,8 @@ print(json.dumps({{"module": type(model).__module__, "pipeline": type(xnlu).__mo
     local = pipeline("xnlu", model=str(output_dir), trust_remote_code=True)(TEXTS)
     for there, here in zip(remote["results"], local):
         assert there["intent"] == here["intent"] and there["score"] == pytest.approx(here["score"], abs=1e-5)
-        assert [(s["type"], s["start"], s["end"]) for s in there["slots"]] == [
-            (s["type"], s["start"], s["end"]) for s in here["slots"]
+        assert [(s["entity_group"], s["start"], s["end"]) for s in there["slots"]] == [
+            (s["entity_group"], s["start"], s["end"]) for s in here["slots"]
         ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from transformers.trainer_utils import get_last_checkpoint
 
 from model_card import render_model_card, training_hyperparameters
+from push_to_hub import ADAPTER_DIR
 from reporting import write_predictions
 from run_arguments import DATA_LICENSES, EMBEDDED_ENCODER, EMBEDDED_ENCODER_HUB_ID, UsageError
 from run_results import RunResults
@@ -41,6 +42,7 @@ OWNED_OUTPUTS = (
     "training_args.bin",
     "checkpoint-*",
     "runs",
+    ADAPTER_DIR,
 )
 
 
@@ -115,15 +117,17 @@ def write_projected_files(output_dir: Path, records: dict[str, list[dict]]) -> N
 
 
 def write_model_card(
-    output_dir: Path, results: RunResults, training_args, state, script_args, example_text: str
+    output_dir: Path, results: RunResults, training_args, state, script_args, examples: list[dict[str, str]]
 ) -> None:
-    """README.md, the Hub model card: the run's results, the settings that trained the model, its data's license."""
+    """README.md, the Hub model card: the run's results, the settings that trained the model and its logged losses,
+    its data's license, the widget's `examples`."""
     card = render_model_card(
         results,
         training_hyperparameters(training_args, state, results, script_args.max_seq_length),
         model_id=training_args.hub_model_id or output_dir.name,
-        example_text=example_text,
+        examples=examples,
         base_model=EMBEDDED_ENCODER_HUB_ID if results.model_name_or_path == EMBEDDED_ENCODER else None,
         license=script_args.license or DATA_LICENSES.get(script_args.dataset, "unknown"),
+        log_history=state.log_history,
     )
     card.save(output_dir / "README.md")

@@ -42,12 +42,13 @@ from transformers.trainer_utils import get_last_checkpoint
 import data
 from crossaligner_config import CrossAlignerTrainingArguments
 from data.encoding import unseen_labels
-from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig
+from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig, tags_to_spans
 from push_to_hub import check_publish_arguments, publish
 from run_arguments import EMBEDDED_ENCODER, TARGET, ScriptArguments, UsageError, parse_arguments
 from run_data import RunPlan, build_training_set, first, make_plan, scoring_sets, target_languages
 from run_device import check_cpu_bf16, precision_name, use_all_cores_under_accelerate
 from run_outputs import (
+    ADAPTER_DIR,
     prepare_output_dir,
     write_model_card,
     write_predictions_files,
@@ -59,6 +60,8 @@ from xnlu_evaluation import Evaluation, default_mean_over
 
 logger = logging.getLogger("run_xnlu")
 
+# The model card's widget examples (SpanMarker's cards show five).
+CARD_EXAMPLES = 5
 # The metric prefix of each split, as transformers' scripts name them (eval_results.json, predict_results.json).
 PREFIXES = {"dev": "eval", "test": "predict"}
 
@@ -114,7 +117,51 @@ def load_model(
         # No parameter below the first trained layer needs a gradient, so autograd computes none there.
         model.roberta.embeddings.requires_grad_(False)
         layers[: script_args.freeze_lower_layers].requires_grad_(False)
-    return model
+    return with_lora_adapter(model, script_args) if script_args.use_peft else model
+
+
+def with_lora_adapter(model: XLMRobertaForJointXNLU, script_args: ScriptArguments):
+    """`model` as a PEFT model with a LoRA adapter on the encoder's `--lora_target_modules`: the encoder's own weights
+    stay fixed, the new heads (the model's `head_module_names`) train in full."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=script_args.lora_r,
+        lora_alpha=script_args.lora_alpha,
+        lora_dropout=script_args.lora_dropout,
+        target_modules=list(script_args.lora_target_modules),
+        modules_to_save=list(model.head_module_names),
+    )
+    try:
+        peft_model = get_peft_model(model, config)
+    except ValueError as error:  # PEFT's message for target modules the encoder does not have
+        raise UsageError(
+            f"--lora_target_modules {' '.join(script_args.lora_target_modules)}: {str(error).splitlines()[0]}"
+        ) from None
+    return peft_model
+
+
+def save_and_merge_adapter(trainer: CrossAlignerTrainer, adapter_dir: Path) -> None:
+    """The trained PEFT adapter alone in `adapter_dir`, then merged into the model that the trainer scores and saves,
+    so that output_dir holds a complete model that loads without PEFT, as any run's does."""
+    if trainer.args.should_save:
+        trainer.model.save_pretrained(adapter_dir)
+    trainer.model = trainer.model.merge_and_unload()
+
+
+def lora_settings(model, script_args: ScriptArguments) -> dict:
+    """What results.json and the model card say about a LoRA run."""
+    trainable, total = model.get_nb_trainable_parameters()
+    return {
+        "r": script_args.lora_r,
+        "alpha": script_args.lora_alpha,
+        "dropout": script_args.lora_dropout,
+        "target_modules": list(script_args.lora_target_modules),
+        "trained_in_full": list(XLMRobertaForJointXNLU.head_module_names),
+        "trainable_parameters": trainable,
+        "parameters": total,
+        "adapter": ADAPTER_DIR,
+    }
 
 
 def head_learning_rate(training_args: CrossAlignerTrainingArguments) -> float:
@@ -125,6 +172,8 @@ def head_learning_rate(training_args: CrossAlignerTrainingArguments) -> float:
 
 def frozen_parameters(script_args: ScriptArguments) -> str:
     """What training keeps fixed, in words (log, results.json, model card)."""
+    if script_args.use_peft:
+        return f"every encoder weight (LoRA adapters on {', '.join(script_args.lora_target_modules)} train)"
     if script_args.freeze_lower_layers:
         return f"the embeddings and the lowest {script_args.freeze_lower_layers} encoder layers"
     return "the word embeddings" if script_args.freeze_word_embeddings else "nothing"
@@ -198,6 +247,10 @@ def run_model(
             if action
         }
         unknown_labels = {split: labels_unknown_to(model, sets) for split, sets in scoring.items()}
+    # Counted before training: merging the adapter afterwards leaves no adapter to count.
+    lora = lora_settings(model, script_args) if training_args.do_train and script_args.use_peft else None
+    if lora:
+        logger.info("LoRA: %d of %d parameters train", lora["trainable_parameters"], lora["parameters"])
 
     trainer = CrossAlignerTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer
@@ -208,6 +261,8 @@ def run_model(
         if resume == "last" and checkpoint is None:
             raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        if script_args.use_peft:
+            save_and_merge_adapter(trainer, output_dir / ADAPTER_DIR)
         trainer.save_model()
         trainer.save_metrics("train", train_result.metrics)
         trainer.save_state()
@@ -233,6 +288,7 @@ def run_model(
         trainer,
         script_args,
         training_args,
+        lora,
     )
     if trainer.is_world_process_zero():
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -244,8 +300,8 @@ def run_model(
         if training_args.do_train and "projection" in results.alignment:
             write_projected_files(output_dir, trainer.projected_records())
         if training_args.do_train:
-            example = card_example_text(results, scoring.get(split, {}), train)
-            write_model_card(output_dir, results, training_args, trainer.state, script_args, example)
+            examples = card_examples(results, scoring.get(split, {}), train)
+            write_model_card(output_dir, results, training_args, trainer.state, script_args, examples)
         report(results, output_dir, script_args, time.time() - started)
     return results
 
@@ -280,9 +336,10 @@ def build_results(
     trainer: CrossAlignerTrainer,
     script_args: ScriptArguments,
     training_args: CrossAlignerTrainingArguments,
+    lora: dict | None,
 ) -> RunResults:
     """The run's RunResults: every score per language (fractions), the MEAN over the target languages, and what the
-    model was trained on."""
+    model was trained on (`lora`: `lora_settings`, for a LoRA run)."""
     trained = training_args.do_train
     results = RunResults(
         dataset=script_args.dataset,
@@ -315,6 +372,8 @@ def build_results(
             else dict(sorted(collections.Counter(train["language"]).items()))
         )
         results.training_pairs = trainer.training_pairs()
+        results.training_labels = training_label_counts(train, plan.aligned, model.config)
+        results.lora = lora
         results.learning_rate = training_args.learning_rate
         results.head_learning_rate = head_learning_rate(training_args)
         results.frozen = frozen_parameters(script_args)
@@ -332,6 +391,21 @@ def build_results(
     return results
 
 
+def training_label_counts(train: datasets.Dataset, aligned: bool, config) -> dict[str, dict[str, int]]:
+    """Per intent of the model, its training examples; per slot type, its entities in them (an aligned run's English
+    examples counted once, not once per translation). A label of the data that the sample left out counts 0."""
+    columns = train.select_columns(["id", "intent", "tags"]).to_dict()
+    rows = list(zip(columns["intent"], columns["tags"]))
+    if aligned:
+        rows = list(dict(zip(columns["id"], rows)).values())
+    intents = collections.Counter(intent for intent, _ in rows)
+    slot_types = collections.Counter(slot_type for _, tags in rows for slot_type, _, _ in tags_to_spans(tags))
+    return {
+        "intents": {label: intents[label] for label in config.intent_labels},
+        "slot_types": {label: slot_types[label] for label in config.slot_labels[1:]},
+    }
+
+
 def labels_unknown_to(model: XLMRobertaForJointXNLU, scored_sets: dict[str, datasets.Dataset]) -> dict[str, dict]:
     """Per language, the intents and slot types of its scored set that the model does not know (scored as errors),
     said before training."""
@@ -345,15 +419,29 @@ def labels_unknown_to(model: XLMRobertaForJointXNLU, scored_sets: dict[str, data
     return unknown
 
 
-def card_example_text(results: RunResults, scored_sets: dict, train: datasets.Dataset) -> str:
-    """The card's usage example: a scored target-language utterance, else a translation the model trained on, else
-    a training utterance."""
-    for language in [*results.target_languages, *scored_sets]:
-        if language in scored_sets:
-            return " ".join(scored_sets[language][0]["words"])
-    if "translation_text" in train.column_names:
-        return train[0]["translation_text"]
-    return " ".join(train[0]["words"])
+def card_examples(
+    results: RunResults, scored_sets: dict, train: datasets.Dataset, count: int = CARD_EXAMPLES
+) -> list[dict[str, str]]:
+    """The card's widget examples (`text`, `language`): up to `count` utterances of the scored test (or dev) sets,
+    taken from each language in turn, target languages first; without scored sets, translations the model trained on,
+    else training utterances."""
+    candidates = {
+        language: [" ".join(words) for words in scored_sets[language]["words"][:count]]
+        for language in dict.fromkeys([*results.target_languages, *scored_sets])
+        if language in scored_sets
+    }
+    if not candidates and "translation_text" in train.column_names:
+        rows = train.select_columns(["translation_language", "translation_text"]).to_dict()
+        for language, text in zip(rows["translation_language"], rows["translation_text"]):
+            candidates.setdefault(language, []).append(text)
+    if not candidates:
+        candidates = {train[0]["language"]: [" ".join(words) for words in train["words"][:count]]}
+    examples = []
+    for turn in range(count):
+        for language, texts in candidates.items():
+            if turn < len(texts) and len(examples) < count:
+                examples.append({"text": texts[turn], "language": language})
+    return examples
 
 
 def report(results: RunResults, output_dir: Path, script_args: ScriptArguments, seconds: float) -> None:

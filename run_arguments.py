@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 import logging
 import re
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser
 from transformers.integrations import is_tensorboard_available
+from transformers.utils import is_peft_available
 
 import data
 from crossaligner_config import ALIGNMENTS, CrossAlignerTrainingArguments, UnknownAlignmentError, parse_alignment
@@ -439,7 +439,7 @@ def check_choices(options: dict) -> None:
 
 def check_optional_packages(options: dict) -> None:
     """The optional extras that --use_peft and --report_to need, checked before the data and model are loaded."""
-    if options["use_peft"] and importlib.util.find_spec("peft") is None:
+    if options["use_peft"] and not is_peft_available():
         raise UsageError('--use_peft needs PEFT: pip install -e ".[peft]"')
     if options["use_peft"] and options["freeze_lower_layers"]:
         raise UsageError(

@@ -11,6 +11,7 @@ from test_run_xnlu import cli, write_mtod
 from trainer_helpers import pair_dataset, tiny_model
 from transformers import AutoTokenizer
 
+import run_arguments
 import run_xnlu
 from crossaligner_config import CrossAlignerTrainingArguments
 from modeling_crossaligner import XLMRobertaForJointXNLU
@@ -170,7 +171,19 @@ def test_unknown_lora_target_modules_are_a_one_line_usage_error(tiny_encoder, tm
     assert "\n" not in str(error.value)
 
 
-def test_lora_with_frozen_lower_layers_is_refused_before_loading(tiny_encoder, tmp_path):
-    arguments = cli(tiny_encoder, tmp_path, tmp_path / "out", "--use_peft", "true", "--freeze_lower_layers", "1")
-    with pytest.raises(UsageError, match="--freeze_lower_layers does not apply with --use_peft"):
-        run_xnlu.main(arguments)
+def test_use_peft_without_peft_is_a_one_line_error_before_loading(tiny_encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(run_arguments, "is_peft_available", lambda: False)
+    with pytest.raises(UsageError, match=r'^--use_peft needs PEFT: pip install -e "\.\[peft\]"$'):
+        run_xnlu.main(cli(tiny_encoder, tmp_path, tmp_path / "out", "--use_peft", "true"))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--freeze_lower_layers", "1"], "--freeze_lower_layers does not apply with --use_peft"),
+        (["--do_predict", "true"], "--use_peft trains an adapter: add --do_train"),
+    ],
+)
+def test_lora_options_that_cannot_apply_are_refused_before_loading(tiny_encoder, tmp_path, options, message):
+    with pytest.raises(UsageError, match=message):
+        run_xnlu.main(cli(tiny_encoder, tmp_path, tmp_path / "out", "--use_peft", "true", *options))

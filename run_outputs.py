@@ -9,6 +9,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import datasets
 from transformers.trainer_utils import get_last_checkpoint
 
 from model_card import render_model_card, training_hyperparameters
@@ -18,6 +19,9 @@ from run_arguments import DATA_LICENSES, EMBEDDED_ENCODER, EMBEDDED_ENCODER_HUB_
 from run_results import RunResults
 
 logger = logging.getLogger("run_xnlu")
+
+# The model card's widget examples (SpanMarker's cards show five).
+CARD_EXAMPLES = 5
 
 # Files and folders a run writes into its output directory: what --overwrite_output_dir removes.
 OWNED_OUTPUTS = (
@@ -131,3 +135,28 @@ def write_model_card(
         log_history=state.log_history,
     )
     card.save(output_dir / "README.md")
+
+
+def card_examples(
+    results: RunResults, scored_sets: dict, train: datasets.Dataset, count: int = CARD_EXAMPLES
+) -> list[dict[str, str]]:
+    """The card's widget examples (`text`, `language`): up to `count` utterances of the scored test (or dev) sets,
+    taken from each language in turn, target languages first; without scored sets, translations the model trained on,
+    else training utterances."""
+    candidates = {
+        language: [" ".join(words) for words in scored_sets[language]["words"][:count]]
+        for language in dict.fromkeys([*results.target_languages, *scored_sets])
+        if language in scored_sets
+    }
+    if not candidates and "translation_text" in train.column_names:
+        rows = train.select_columns(["translation_language", "translation_text"]).to_dict()
+        for language, text in zip(rows["translation_language"], rows["translation_text"]):
+            candidates.setdefault(language, []).append(text)
+    if not candidates:
+        candidates = {train[0]["language"]: [" ".join(words) for words in train["words"][:count]]}
+    examples = []
+    for turn in range(count):
+        for language, texts in candidates.items():
+            if turn < len(texts) and len(examples) < count:
+                examples.append({"text": texts[turn], "language": language})
+    return examples

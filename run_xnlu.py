@@ -48,20 +48,19 @@ from run_arguments import EMBEDDED_ENCODER, TARGET, ScriptArguments, UsageError,
 from run_data import RunPlan, build_training_set, first, make_plan, scoring_sets, target_languages
 from run_device import check_cpu_bf16, precision_name, use_all_cores_under_accelerate
 from run_outputs import (
-    ADAPTER_DIR,
+    card_examples,
     prepare_output_dir,
     write_model_card,
     write_predictions_files,
     write_projected_files,
 )
+from run_peft import lora_settings, save_and_merge_adapter, with_lora_adapter
 from run_results import RESULTS_FILE, RunResults, results_table
 from trainer_crossaligner import CrossAlignerTrainer
 from xnlu_evaluation import Evaluation, default_mean_over
 
 logger = logging.getLogger("run_xnlu")
 
-# The model card's widget examples (SpanMarker's cards show five).
-CARD_EXAMPLES = 5
 # The metric prefix of each split, as transformers' scripts name them (eval_results.json, predict_results.json).
 PREFIXES = {"dev": "eval", "test": "predict"}
 
@@ -118,50 +117,6 @@ def load_model(
         model.roberta.embeddings.requires_grad_(False)
         layers[: script_args.freeze_lower_layers].requires_grad_(False)
     return with_lora_adapter(model, script_args) if script_args.use_peft else model
-
-
-def with_lora_adapter(model: XLMRobertaForJointXNLU, script_args: ScriptArguments):
-    """`model` as a PEFT model with a LoRA adapter on the encoder's `--lora_target_modules`: the encoder's own weights
-    stay fixed, the new heads (the model's `head_module_names`) train in full."""
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(
-        r=script_args.lora_r,
-        lora_alpha=script_args.lora_alpha,
-        lora_dropout=script_args.lora_dropout,
-        target_modules=list(script_args.lora_target_modules),
-        modules_to_save=list(model.head_module_names),
-    )
-    try:
-        peft_model = get_peft_model(model, config)
-    except ValueError as error:  # PEFT's message for target modules the encoder does not have
-        raise UsageError(
-            f"--lora_target_modules {' '.join(script_args.lora_target_modules)}: {str(error).splitlines()[0]}"
-        ) from None
-    return peft_model
-
-
-def save_and_merge_adapter(trainer: CrossAlignerTrainer, adapter_dir: Path) -> None:
-    """The trained PEFT adapter alone in `adapter_dir`, then merged into the model that the trainer scores and saves,
-    so that output_dir holds a complete model that loads without PEFT, as any run's does."""
-    if trainer.args.should_save:
-        trainer.model.save_pretrained(adapter_dir)
-    trainer.model = trainer.model.merge_and_unload()
-
-
-def lora_settings(model, script_args: ScriptArguments) -> dict:
-    """What results.json and the model card say about a LoRA run."""
-    trainable, total = model.get_nb_trainable_parameters()
-    return {
-        "r": script_args.lora_r,
-        "alpha": script_args.lora_alpha,
-        "dropout": script_args.lora_dropout,
-        "target_modules": list(script_args.lora_target_modules),
-        "trained_in_full": list(XLMRobertaForJointXNLU.head_module_names),
-        "trainable_parameters": trainable,
-        "parameters": total,
-        "adapter": ADAPTER_DIR,
-    }
 
 
 def head_learning_rate(training_args: CrossAlignerTrainingArguments) -> float:
@@ -262,7 +217,7 @@ def run_model(
             raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
         if script_args.use_peft:
-            save_and_merge_adapter(trainer, output_dir / ADAPTER_DIR)
+            save_and_merge_adapter(trainer, output_dir)
         trainer.save_model()
         trainer.save_metrics("train", train_result.metrics)
         trainer.save_state()
@@ -417,31 +372,6 @@ def labels_unknown_to(model: XLMRobertaForJointXNLU, scored_sets: dict[str, data
     if unknown:
         logger.warning("labels the model does not know (scored as errors): %s", json.dumps(unknown))
     return unknown
-
-
-def card_examples(
-    results: RunResults, scored_sets: dict, train: datasets.Dataset, count: int = CARD_EXAMPLES
-) -> list[dict[str, str]]:
-    """The card's widget examples (`text`, `language`): up to `count` utterances of the scored test (or dev) sets,
-    taken from each language in turn, target languages first; without scored sets, translations the model trained on,
-    else training utterances."""
-    candidates = {
-        language: [" ".join(words) for words in scored_sets[language]["words"][:count]]
-        for language in dict.fromkeys([*results.target_languages, *scored_sets])
-        if language in scored_sets
-    }
-    if not candidates and "translation_text" in train.column_names:
-        rows = train.select_columns(["translation_language", "translation_text"]).to_dict()
-        for language, text in zip(rows["translation_language"], rows["translation_text"]):
-            candidates.setdefault(language, []).append(text)
-    if not candidates:
-        candidates = {train[0]["language"]: [" ".join(words) for words in train["words"][:count]]}
-    examples = []
-    for turn in range(count):
-        for language, texts in candidates.items():
-            if turn < len(texts) and len(examples) < count:
-                examples.append({"text": texts[turn], "language": language})
-    return examples
 
 
 def report(results: RunResults, output_dir: Path, script_args: ScriptArguments, seconds: float) -> None:

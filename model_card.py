@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from pathlib import Path
 
@@ -10,7 +11,6 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 from transformers.modelcard import make_markdown_table
 
 from run_results import RunResults, results_table
-from xnlu_evaluation import METRICS
 
 TEMPLATE = Path(__file__).resolve().parent / "model_card.md"
 METHOD_NAMES = {
@@ -107,8 +107,17 @@ def training_hyperparameters(args, state, results: RunResults, max_seq_length: i
         "optimisation steps": state.global_step,
         "max_seq_length": max_seq_length,
         "frozen": results.frozen,
+        **({"LoRA (PEFT)": lora_description(results.lora)} if results.lora else {}),
         "seed": args.seed,
     }
+
+
+def lora_description(lora: dict) -> str:
+    return (
+        f"rank {lora['r']}, alpha {lora['alpha']}, dropout {lora['dropout']}, on {', '.join(lora['target_modules'])}; "
+        f"{', '.join(lora['trained_in_full'])} trained in full; {lora['trainable_parameters']:,} of "
+        f"{lora['parameters']:,} parameters trained"
+    )
 
 
 def framework_versions() -> dict[str, str]:
@@ -123,8 +132,26 @@ def framework_versions() -> dict[str, str]:
     return versions
 
 
+# model-index entries: each scalar metric with the Hub's metric id (https://hf.co/metrics), under the task it measures
+# (task id, task name) and a name that says which score it is. `overall`, the mean of intent accuracy and slot F1, has
+# no standard metric id: it stays in the card's results table, out of the model-index that leaderboards read.
+INTENT_TASK = ("text-classification", "Intent classification")
+SLOT_TASK = ("token-classification", "Slot filling")
+# Both at once: no Hub task id names the joint task, so it is the Hub's `other`; a task id of its own also keeps it
+# apart, as model-index groups results by task id and dataset (under token-classification it would merge into slots).
+JOINT_TASK = ("other", "Joint intent classification and slot filling")
+MODEL_INDEX_METRICS = {
+    "intent_accuracy": (INTENT_TASK, "accuracy", "Intent accuracy"),
+    "slot_f1": (SLOT_TASK, "f1", "Slot F1 (span-level, micro-averaged)"),
+    "slot_precision": (SLOT_TASK, "precision", "Slot precision (span-level, micro-averaged)"),
+    "slot_recall": (SLOT_TASK, "recall", "Slot recall (span-level, micro-averaged)"),
+    "exact_match": (JOINT_TASK, "exact_match", "Exact match (intent and every slot span right)"),
+}
+
+
 def eval_results(results: RunResults) -> list[EvalResult]:
-    """`model-index` entries: every scalar metric of every language, and their MEAN over the target languages."""
+    """`model-index` entries: every metric of `MODEL_INDEX_METRICS` of every language, and their MEAN over the target
+    languages; the dataset by its Hub id where it has one (`HUB_DATASET_IDS`), else by the project's name."""
     dataset = results.dataset
     rows = dict(results.languages)
     if results.mean:
@@ -132,34 +159,74 @@ def eval_results(results: RunResults) -> list[EvalResult]:
     entries = []
     for language, scores in rows.items():
         described = f"MEAN over {', '.join(results.mean_over)}" if language == "mean" else language
-        for metric in METRICS:
+        for metric, ((task_type, task_name), metric_type, metric_name) in MODEL_INDEX_METRICS.items():
             entries.append(
                 EvalResult(
-                    task_type="token-classification" if metric.startswith("slot") else "text-classification",
-                    task_name="Slot filling" if metric.startswith("slot") else "Intent classification",
+                    task_type=task_type,
+                    task_name=task_name,
                     dataset_type=HUB_DATASET_IDS.get(dataset, dataset),
                     dataset_name=f"{DATASET_NAMES.get(dataset, dataset)} ({described})",
                     dataset_config=language,
                     dataset_split=results.split,
-                    metric_type=metric,
-                    metric_name=f"{metric} ({described})",
+                    metric_type=metric_type,
+                    metric_name=f"{metric_name} ({described})",
                     metric_value=round(scores[metric], 4),
                 )
             )
     return entries
 
 
+def label_tables(training_labels: dict[str, dict[str, int]]) -> str:
+    """Markdown: each intent with its training examples, each slot type with its entities in them."""
+    intents = [{"intent": name, "training examples": count} for name, count in training_labels["intents"].items()]
+    slot_types = [
+        {"slot type": name, "training entities": count} for name, count in training_labels["slot_types"].items()
+    ]
+    return make_markdown_table(intents).rstrip() + "\n\n" + make_markdown_table(slot_types).rstrip()
+
+
+def loss_table(log_history: list[dict]) -> str | None:
+    """Markdown: per epoch (the last one possibly partial), the mean of each loss the trainer logged during it (the
+    total `loss`, then `intent_loss`, `slot_loss` and each alignment's), the last step, and the validation loss when
+    the run evaluated; None when nothing was logged."""
+    training = [entry for entry in log_history if "loss" in entry and "epoch" in entry]
+    if not training:
+        return None
+    names = list(dict.fromkeys(name for entry in training for name in entry if name.endswith("loss")))
+    evaluations = [entry for entry in log_history if "eval_loss" in entry]
+    by_epoch: dict[int, list[dict]] = {}
+    for entry in training:
+        # Epoch k holds the steps logged at epochs in (k - 1, k].
+        by_epoch.setdefault(max(math.ceil(entry["epoch"] - 1e-9), 1), []).append(entry)
+    rows = []
+    for epoch, entries in by_epoch.items():
+        row = {"epoch": round(entries[-1]["epoch"], 2), "step": entries[-1]["step"]}
+        for name in names:
+            values = [entry[name] for entry in entries if name in entry]
+            row[name] = f"{sum(values) / len(values):.4f}" if values else ""
+        if evaluations:
+            validation = [entry["eval_loss"] for entry in evaluations if epoch - 1 < entry["epoch"] <= epoch + 1e-9]
+            row["validation loss"] = f"{validation[-1]:.4f}" if validation else ""
+        rows.append(row)
+    return make_markdown_table(rows).rstrip()
+
+
 def render_model_card(
     results: RunResults,
     hyperparameters: dict,
     model_id: str,
-    example_text: str,
+    examples: list[dict[str, str]],
     base_model: str | None = None,
     license: str = "unknown",
+    log_history: list[dict] | None = None,
 ) -> ModelCard:
-    """A model card with Hub metadata: language, license, base_model, datasets, tags, pipeline and a `model-index`
-    holding every per-language metric of `results` and their MEAN. `base_model` defaults to
-    the encoder the run started from; it enters the metadata only if it is a Hub repo id."""
+    """A model card with Hub metadata: language, license, base_model, datasets, tags, pipeline, the widget's
+    `examples` (dicts with `text` and `language`; the first is the usage code's) and a `model-index` holding the
+    per-language metrics of `results` and their MEAN; the text adds the label table and, from the trainer's
+    `log_history`, the per-epoch loss table. `base_model` defaults to the encoder the run started from; it enters
+    the metadata only if it is a Hub repo id."""
+    if not examples:
+        raise ValueError("a model card needs at least one example utterance (for its widget and usage code)")
     base_model = base_model or results.model_name_or_path
     dataset = results.dataset
     # A run that only trained has no scores: its card names the languages it trained on and for.
@@ -174,6 +241,7 @@ def render_model_card(
         + sorted(results.alignment),
         # The standard pipeline of that task works on this model (its AutoModelForTokenClassification view).
         pipeline_tag="token-classification",
+        widget=[{"text": example["text"], "example_title": example["language"]} for example in examples],
         model_name=model_id,
         eval_results=eval_results(results) or None,
     )
@@ -198,7 +266,10 @@ def render_model_card(
         split=results.split,
         mean_over=results.mean_over,
         results_table=results_table(results) if results.languages else None,
-        example_text=example_text.replace('"', '\\"'),
+        example_text=examples[0]["text"].replace('"', '\\"'),
+        label_tables=label_tables(results.training_labels) if results.training_labels else None,
+        loss_table=loss_table(log_history or []),
+        lora=results.lora,
         hyperparameters_table=make_markdown_table(
             [{"hyper-parameter": name, "value": value} for name, value in hyperparameters.items()]
         ).rstrip(),

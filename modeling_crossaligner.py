@@ -198,6 +198,15 @@ class XLMRobertaForJointXNLU(XLMRobertaPreTrainedModel):
         self.crossaligner_head = nn.Linear(config.max_seq_length * self.num_slot_labels, self.num_slot_labels)
         self.post_init()
 
+    # The modules that are new on top of a pre-trained encoder (the pooler is newly initialised when the checkpoint
+    # has none): they train at the trainer's head learning rate, and a PEFT adapter trains them in full
+    # (`modules_to_save`).
+    head_module_names = ("roberta.pooler", "intent_classifier", "slot_classifier", "crossaligner_head")
+
+    def head_modules(self) -> list[nn.Module]:
+        """The new modules (`head_module_names`) as they are now; under PEFT, the wrappers of their trained copies."""
+        return [self.get_submodule(name) for name in self.head_module_names]
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         # Weights travel as safetensors only: pickled checkpoints can run code when loaded.
@@ -295,7 +304,15 @@ class XLMRobertaForJointXNLU(XLMRobertaPreTrainedModel):
         (batch, seq_len) (-100 = ignored) also the cross-entropy losses, `loss` being their sum.
 
         The CrossAligner logits are computed here, in `forward`, so that every head takes part in the forward pass
-        that DDP watches (the alignment loss is the trainer's)."""
+        that DDP watches (the alignment loss is the trainer's). A generic `labels` is refused rather than ignored: the
+        joint model has two kinds (`XLMRobertaJointXNLUForTokenClassification` and `...ForSequenceClassification`
+        read `labels` as slot or intent labels)."""
+        if "labels" in kwargs:
+            raise TypeError(
+                "XLMRobertaForJointXNLU.forward takes intent_labels (batch,) and slot_labels (batch, seq_len), not "
+                "labels; for one kind of labels use XLMRobertaJointXNLUForTokenClassification (slots) or "
+                "XLMRobertaJointXNLUForSequenceClassification (intents)"
+            )
         if input_ids is not None:
             self._check_labels(input_ids, intent_labels, slot_labels)
         encoded = self.roberta(

@@ -7,8 +7,9 @@
 
 The token comes from `--token`, else `HF_TOKEN`, else the one saved by `hf auth login`; `HF_ENDPOINT` selects
 another Hub. Only the top-level files a user of the model needs, plus the run's results, are uploaded
-(`UPLOADED_FILES`); checkpoint-* folders, training_args.bin (a pickle) and any other file stay local. Files already
-in the repo are replaced or kept, never deleted. The output directory itself is only read.
+(`UPLOADED_FILES`), with the TensorBoard logs in runs/ and a LoRA run's adapter in adapter/ (`UPLOADED_FOLDERS`);
+checkpoint-* folders, training_args.bin (a pickle) and any other file stay local. Files already in the repo are
+replaced or kept, never deleted. The output directory itself is only read.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ UPLOADED_FILES = (
     "*_results.json",
     "trainer_state.json",
 )
+# Folders whose files (any depth) are uploaded when their names match: TensorBoard's event files of `--report_to
+# tensorboard` (Trainer's own push uploads them too), and a LoRA run's adapter on its own (PEFT's generic README.md
+# beside it is left out: the model card is the top-level one).
+LOGS_DIR = "runs"
+ADAPTER_DIR = "adapter"
+UPLOADED_FOLDERS = {LOGS_DIR: ("*",), ADAPTER_DIR: ("adapter_config.json", "adapter_model.safetensors")}
 TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model")
 DEFAULT_COMMIT_MESSAGE = "Upload CrossAligner XNLU model"
 
@@ -112,6 +119,12 @@ def select_files(output_dir: str | Path) -> tuple[list[str], list[str]]:
             and (name in code_files or any(fnmatch.fnmatchcase(name, pattern) for pattern in UPLOADED_FILES))
         ):
             uploaded.append(name)
+        elif entry.is_dir() and not entry.is_symlink() and name in UPLOADED_FOLDERS:
+            for path in sorted(entry.rglob("*")):
+                if path.is_file() and not path.is_symlink():
+                    relative = path.relative_to(output_dir).as_posix()
+                    matched = any(fnmatch.fnmatchcase(path.name, pattern) for pattern in UPLOADED_FOLDERS[name])
+                    (uploaded if matched else skipped).append(relative)
         else:
             skipped.append(name + "/" if entry.is_dir() else name)
 
@@ -218,6 +231,7 @@ def _stage_upload(staging: Path, output_dir: Path, uploaded: list[str], card: st
     for name in uploaded:
         if name == "README.md":
             continue
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
         try:
             (staging / name).symlink_to((output_dir / name).absolute())
         except OSError:  # no right to make links (Windows without developer mode): a copy, in the temporary folder
@@ -232,7 +246,11 @@ def _upload_staged(
     if create_pr:
         # upload_folder opens a draft pull request, and only against main; the Hub's create_pr opens one that can be
         # merged, against `revision`.
-        operations = [CommitOperationAdd(path.name, path) for path in sorted(staging.iterdir())]
+        operations = [
+            CommitOperationAdd(path.relative_to(staging).as_posix(), path)
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
+        ]
         return api.create_commit(repo_id, operations, commit_message=commit_message, revision=revision, create_pr=True)
     # One commit: upload_folder commits in parts only past 256 files or 100 MB of non-LFS files.
     return api.upload_folder(repo_id=repo_id, folder_path=staging, commit_message=commit_message, revision=revision)

@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 import yaml
 from transformers import HfArgumentParser
+from transformers.integrations import is_tensorboard_available
+from transformers.utils import is_peft_available
 
 import data
 from crossaligner_config import ALIGNMENTS, CrossAlignerTrainingArguments, UnknownAlignmentError, parse_alignment
@@ -71,6 +73,9 @@ EMBEDDED_ENCODER_RECIPE = {
     "train_sampling_strategy": "group_by_length",
     "length_group_batches": 4,
 }
+# PEFT's default LoRA targets for XLM-R (its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING), which does not know
+# the joint model's own model_type.
+LORA_TARGET_MODULES = ("query", "value")
 # Data licenses, for the model card's `license` (Hub license ids); --license overrides.
 DATA_LICENSES = {
     "home_assistant": "apache-2.0",  # the home-assistant-intents templates
@@ -161,6 +166,25 @@ class ScriptArguments:
             f"(faster). Default: {EMBEDDED_ENCODER_RECIPE['freeze_lower_layers']} for the embedded encoder (0.8x the "
             "training time, the same scores; more cost CrossAligner its gain: BENCHMARKS.md), 0 for any other "
             "checkpoint."
+        },
+    )
+    # PEFT, named as TRL's ModelConfig names it.
+    use_peft: bool = field(
+        default=False,
+        metadata={
+            "help": "Train a LoRA adapter (PEFT) on the encoder instead of every encoder weight; the new heads "
+            "train in full. The model written to output_dir has the adapter merged in; the adapter alone is in "
+            "output_dir/adapter. Needs the peft extra."
+        },
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank (with --use_peft)."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha, the scale of the update (with --use_peft)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input (with --use_peft)."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: list(LORA_TARGET_MODULES),
+        metadata={
+            "help": "Names of the encoder's linear layers that get a LoRA adapter (with --use_peft). Default: "
+            f"{' '.join(LORA_TARGET_MODULES)} (PEFT's default for XLM-R)."
         },
     )
     max_train_samples: int | None = field(
@@ -274,6 +298,11 @@ HELP_GROUPS = {
         "train_sampling_strategy",
         "length_group_batches",
         "bf16",
+        "use_peft",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "lora_target_modules",
     ),
     "alignment": (
         "alignment",
@@ -365,6 +394,8 @@ def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrain
     defaults = _default_output(vars(namespace))
     if namespace.model_name_or_path == EMBEDDED_ENCODER:
         defaults.update(EMBEDDED_ENCODER_RECIPE)
+        if namespace.use_peft:
+            defaults["freeze_lower_layers"] = 0  # LoRA keeps every encoder weight fixed and adapts every layer
     precision = choose_precision(given, use_cpu=namespace.use_cpu)
     if precision.mixed_precision == "bf16" and precision.automatic:
         defaults["bf16"] = True
@@ -375,6 +406,8 @@ def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrain
     script_args.freeze_word_embeddings = bool(script_args.freeze_word_embeddings)
     script_args.precision_choice = precision.reason
     resolve_actions(training_args)
+    if script_args.use_peft and not training_args.do_train:
+        raise UsageError("--use_peft trains an adapter: add --do_train (a trained model is scored as it is)")
     check_hub_arguments(training_args)
     return script_args, training_args
 
@@ -407,6 +440,22 @@ def check_choices(options: dict) -> None:
     if data_dir is not None and not Path(data_dir).is_dir():
         raise UsageError(f"--data_dir {data_dir}: no such folder{closest_path(data_dir)}")
     check_model_source(options["model_name_or_path"])
+    check_optional_packages(options)
+
+
+def check_optional_packages(options: dict) -> None:
+    """The optional extras that --use_peft and --report_to need, checked before the data and model are loaded."""
+    if options["use_peft"] and not is_peft_available():
+        raise UsageError('--use_peft needs PEFT: pip install -e ".[peft]"')
+    if options["use_peft"] and options["freeze_lower_layers"]:
+        raise UsageError(
+            "--freeze_lower_layers does not apply with --use_peft: the encoder's own weights stay fixed already, "
+            "and its LoRA adapters train in every layer"
+        )
+    report_to = options["report_to"]
+    integrations = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    if "tensorboard" in integrations and not is_tensorboard_available():
+        raise UsageError('--report_to tensorboard needs TensorBoard: pip install -e ".[tensorboard]"')
 
 
 def check_model_source(name: str) -> None:

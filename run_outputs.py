@@ -9,14 +9,19 @@ import logging
 import shutil
 from pathlib import Path
 
+import datasets
 from transformers.trainer_utils import get_last_checkpoint
 
 from model_card import render_model_card, training_hyperparameters
+from push_to_hub import ADAPTER_DIR
 from reporting import write_predictions
 from run_arguments import DATA_LICENSES, EMBEDDED_ENCODER, EMBEDDED_ENCODER_HUB_ID, UsageError
 from run_results import RunResults
 
 logger = logging.getLogger("run_xnlu")
+
+# The model card's widget examples (SpanMarker's cards show five).
+CARD_EXAMPLES = 5
 
 # Files and folders a run writes into its output directory: what --overwrite_output_dir removes.
 OWNED_OUTPUTS = (
@@ -41,6 +46,7 @@ OWNED_OUTPUTS = (
     "training_args.bin",
     "checkpoint-*",
     "runs",
+    ADAPTER_DIR,
 )
 
 
@@ -115,15 +121,42 @@ def write_projected_files(output_dir: Path, records: dict[str, list[dict]]) -> N
 
 
 def write_model_card(
-    output_dir: Path, results: RunResults, training_args, state, script_args, example_text: str
+    output_dir: Path, results: RunResults, training_args, state, script_args, examples: list[dict[str, str]]
 ) -> None:
-    """README.md, the Hub model card: the run's results, the settings that trained the model, its data's license."""
+    """README.md, the Hub model card: the run's results, the settings that trained the model and its logged losses,
+    its data's license, the widget's `examples`."""
     card = render_model_card(
         results,
         training_hyperparameters(training_args, state, results, script_args.max_seq_length),
         model_id=training_args.hub_model_id or output_dir.name,
-        example_text=example_text,
+        examples=examples,
         base_model=EMBEDDED_ENCODER_HUB_ID if results.model_name_or_path == EMBEDDED_ENCODER else None,
         license=script_args.license or DATA_LICENSES.get(script_args.dataset, "unknown"),
+        log_history=state.log_history,
     )
     card.save(output_dir / "README.md")
+
+
+def card_examples(
+    results: RunResults, scored_sets: dict, train: datasets.Dataset, count: int = CARD_EXAMPLES
+) -> list[dict[str, str]]:
+    """The card's widget examples (`text`, `language`): up to `count` utterances of the scored test (or dev) sets,
+    taken from each language in turn, target languages first; without scored sets, translations the model trained on,
+    else training utterances."""
+    candidates = {
+        language: [" ".join(words) for words in scored_sets[language]["words"][:count]]
+        for language in dict.fromkeys([*results.target_languages, *scored_sets])
+        if language in scored_sets
+    }
+    if not candidates and "translation_text" in train.column_names:
+        rows = train.select_columns(["translation_language", "translation_text"]).to_dict()
+        for language, text in zip(rows["translation_language"], rows["translation_text"]):
+            candidates.setdefault(language, []).append(text)
+    if not candidates:
+        candidates = {train[0]["language"]: [" ".join(words) for words in train["words"][:count]]}
+    examples = []
+    for turn in range(count):
+        for language, texts in candidates.items():
+            if turn < len(texts) and len(examples) < count:
+                examples.append({"text": texts[turn], "language": language})
+    return examples

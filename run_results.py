@@ -37,6 +37,8 @@ _OPTIONAL_FIELDS = (
     "head_learning_rate",
     "frozen",
     "epochs",
+    "training_labels",
+    "lora",
 )
 
 
@@ -68,6 +70,9 @@ class RunResults:
     frozen: str | None = None
     epochs: float | None = None
     projection: dict | None = None  # the projection alignment's settings
+    # {"intents": {intent: examples}, "slot_types": {slot type: entities}} in the training data.
+    training_labels: dict[str, dict[str, int]] = field(default_factory=dict)
+    lora: dict | None = None  # a LoRA run's adapter settings and trained parameter count (run_xnlu.lora_settings)
     # Data the scores could not count as the model sees it.
     unknown_labels: dict[str, dict] = field(default_factory=dict)
     skipped_examples: dict[str, int] = field(default_factory=dict)

@@ -42,17 +42,19 @@ from transformers.trainer_utils import get_last_checkpoint
 import data
 from crossaligner_config import CrossAlignerTrainingArguments
 from data.encoding import unseen_labels
-from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig
+from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig, tags_to_spans
 from push_to_hub import check_publish_arguments, publish
 from run_arguments import EMBEDDED_ENCODER, TARGET, ScriptArguments, UsageError, parse_arguments
 from run_data import RunPlan, build_training_set, first, make_plan, scoring_sets, target_languages
 from run_device import check_cpu_bf16, precision_name, use_all_cores_under_accelerate
 from run_outputs import (
+    card_examples,
     prepare_output_dir,
     write_model_card,
     write_predictions_files,
     write_projected_files,
 )
+from run_peft import lora_settings, save_and_merge_adapter, with_lora_adapter
 from run_results import RESULTS_FILE, RunResults, results_table
 from trainer_crossaligner import CrossAlignerTrainer
 from xnlu_evaluation import Evaluation, default_mean_over
@@ -114,7 +116,7 @@ def load_model(
         # No parameter below the first trained layer needs a gradient, so autograd computes none there.
         model.roberta.embeddings.requires_grad_(False)
         layers[: script_args.freeze_lower_layers].requires_grad_(False)
-    return model
+    return with_lora_adapter(model, script_args) if script_args.use_peft else model
 
 
 def head_learning_rate(training_args: CrossAlignerTrainingArguments) -> float:
@@ -125,6 +127,8 @@ def head_learning_rate(training_args: CrossAlignerTrainingArguments) -> float:
 
 def frozen_parameters(script_args: ScriptArguments) -> str:
     """What training keeps fixed, in words (log, results.json, model card)."""
+    if script_args.use_peft:
+        return f"every encoder weight (LoRA adapters on {', '.join(script_args.lora_target_modules)} train)"
     if script_args.freeze_lower_layers:
         return f"the embeddings and the lowest {script_args.freeze_lower_layers} encoder layers"
     return "the word embeddings" if script_args.freeze_word_embeddings else "nothing"
@@ -198,6 +202,10 @@ def run_model(
             if action
         }
         unknown_labels = {split: labels_unknown_to(model, sets) for split, sets in scoring.items()}
+    # Counted before training: merging the adapter afterwards leaves no adapter to count.
+    lora = lora_settings(model, script_args) if training_args.do_train and script_args.use_peft else None
+    if lora:
+        logger.info("LoRA: %d of %d parameters train", lora["trainable_parameters"], lora["parameters"])
 
     trainer = CrossAlignerTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer
@@ -208,6 +216,8 @@ def run_model(
         if resume == "last" and checkpoint is None:
             raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
         train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        if script_args.use_peft:
+            save_and_merge_adapter(trainer, output_dir)
         trainer.save_model()
         trainer.save_metrics("train", train_result.metrics)
         trainer.save_state()
@@ -233,6 +243,7 @@ def run_model(
         trainer,
         script_args,
         training_args,
+        lora,
     )
     if trainer.is_world_process_zero():
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -244,8 +255,8 @@ def run_model(
         if training_args.do_train and "projection" in results.alignment:
             write_projected_files(output_dir, trainer.projected_records())
         if training_args.do_train:
-            example = card_example_text(results, scoring.get(split, {}), train)
-            write_model_card(output_dir, results, training_args, trainer.state, script_args, example)
+            examples = card_examples(results, scoring.get(split, {}), train)
+            write_model_card(output_dir, results, training_args, trainer.state, script_args, examples)
         report(results, output_dir, script_args, time.time() - started)
     return results
 
@@ -280,9 +291,10 @@ def build_results(
     trainer: CrossAlignerTrainer,
     script_args: ScriptArguments,
     training_args: CrossAlignerTrainingArguments,
+    lora: dict | None,
 ) -> RunResults:
     """The run's RunResults: every score per language (fractions), the MEAN over the target languages, and what the
-    model was trained on."""
+    model was trained on (`lora`: `lora_settings`, for a LoRA run)."""
     trained = training_args.do_train
     results = RunResults(
         dataset=script_args.dataset,
@@ -315,6 +327,8 @@ def build_results(
             else dict(sorted(collections.Counter(train["language"]).items()))
         )
         results.training_pairs = trainer.training_pairs()
+        results.training_labels = training_label_counts(train, plan.aligned, model.config)
+        results.lora = lora
         results.learning_rate = training_args.learning_rate
         results.head_learning_rate = head_learning_rate(training_args)
         results.frozen = frozen_parameters(script_args)
@@ -332,6 +346,21 @@ def build_results(
     return results
 
 
+def training_label_counts(train: datasets.Dataset, aligned: bool, config) -> dict[str, dict[str, int]]:
+    """Per intent of the model, its training examples; per slot type, its entities in them (an aligned run's English
+    examples counted once, not once per translation). A label of the data that the sample left out counts 0."""
+    columns = train.select_columns(["id", "intent", "tags"]).to_dict()
+    rows = list(zip(columns["intent"], columns["tags"]))
+    if aligned:
+        rows = list(dict(zip(columns["id"], rows)).values())
+    intents = collections.Counter(intent for intent, _ in rows)
+    slot_types = collections.Counter(slot_type for _, tags in rows for slot_type, _, _ in tags_to_spans(tags))
+    return {
+        "intents": {label: intents[label] for label in config.intent_labels},
+        "slot_types": {label: slot_types[label] for label in config.slot_labels[1:]},
+    }
+
+
 def labels_unknown_to(model: XLMRobertaForJointXNLU, scored_sets: dict[str, datasets.Dataset]) -> dict[str, dict]:
     """Per language, the intents and slot types of its scored set that the model does not know (scored as errors),
     said before training."""
@@ -343,17 +372,6 @@ def labels_unknown_to(model: XLMRobertaForJointXNLU, scored_sets: dict[str, data
     if unknown:
         logger.warning("labels the model does not know (scored as errors): %s", json.dumps(unknown))
     return unknown
-
-
-def card_example_text(results: RunResults, scored_sets: dict, train: datasets.Dataset) -> str:
-    """The card's usage example: a scored target-language utterance, else a translation the model trained on, else
-    a training utterance."""
-    for language in [*results.target_languages, *scored_sets]:
-        if language in scored_sets:
-            return " ".join(scored_sets[language][0]["words"])
-    if "translation_text" in train.column_names:
-        return train[0]["translation_text"]
-    return " ".join(train[0]["words"])
 
 
 def report(results: RunResults, output_dir: Path, script_args: ScriptArguments, seconds: float) -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from torch.utils.data import SequentialSampler
 from transformers import Trainer
 from transformers.trainer_callback import ProgressCallback
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, speed_metrics
 
 from crossaligner_config import ALIGNMENTS, CrossAlignerTrainingArguments
 from modeling_crossaligner import IGNORE_INDEX
@@ -55,6 +56,15 @@ _PARALLEL_COLUMNS = {
     "translate_intent": ("translation_input_ids", "translation_attention_mask"),
     "projection": ("translation_input_ids", "translation_attention_mask", "translation_unit_heads"),
 }
+
+
+def joint_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The joint model (the one with `head_modules`) in `model`: `model` itself, or the model a wrapper such as a
+    PEFT adapter holds. Looked up on the class: a PEFT model forwards unknown attributes to the model it wraps."""
+    for module in model.modules():
+        if hasattr(type(module), "head_modules"):
+            return module
+    raise TypeError(f"{type(model).__name__} holds no XLMRobertaForJointXNLU (no module with head_modules)")
 
 
 @dataclass
@@ -406,16 +416,16 @@ class CrossAlignerTrainer(Trainer):
     # ---- optimiser ------------------------------------------------------------------------------------------------
 
     def create_optimizer(self, model=None):
-        """Trainer's optimizer, with the new parameters (pooler and heads: everything outside the encoder's
-        embeddings and layers) in parameter groups of their own at `head_learning_rate`."""
+        """Trainer's optimizer, with the new parameters (the model's `head_modules`: pooler and heads) in parameter
+        groups of their own at `head_learning_rate`. The heads are found as modules, not by parameter name, so that a
+        wrapped model (a PEFT adapter, whose names all start with `base_model.model.`) splits the same way: its
+        adapter weights in the encoder train at `learning_rate`."""
         optimizer = super().create_optimizer(model)
         if self.args.head_learning_rate is None or self.args.head_learning_rate == self.args.learning_rate:
             return optimizer
         opt_model = self.model if model is None else model
         head_ids = {
-            id(parameter)
-            for name, parameter in opt_model.named_parameters()
-            if not name.startswith("roberta.") or name.startswith("roberta.pooler.")
+            id(parameter) for module in joint_model(opt_model).head_modules() for parameter in module.parameters()
         }
         groups = []
         for group in optimizer.param_groups:
@@ -493,6 +503,7 @@ class CrossAlignerTrainer(Trainer):
             "attentions",
         ]
         by_language, predictions = {}, {}
+        started, num_samples, num_steps = time.time(), 0, 0
         for language, dataset in test_sets.items():
             for callback in self.callback_handler.callbacks:
                 if isinstance(callback, PhaseProgressCallback):
@@ -521,11 +532,21 @@ class CrossAlignerTrainer(Trainer):
                 [prediction["tags"] for prediction in language_predictions],
                 gold_scheme=gold_scheme,
             )
+            num_samples += output.num_samples
+            num_steps += math.ceil(output.num_samples / (self.args.eval_batch_size * self.args.world_size))
             loss = output.metrics.get(f"{metric_key_prefix}_loss")
             by_language[language] = {**scores, **({"loss": loss} if loss is not None else {})}
             predictions[language] = language_predictions
         if mean_over is None:
             mean_over = default_mean_over(by_language, self.training_languages())
-        evaluation = Evaluation(by_language, mean_over_languages(by_language, mean_over), mean_over, predictions)
+        # As Trainer.evaluate and predict measure it, over every language (predicting, decoding and scoring).
+        speed = speed_metrics(metric_key_prefix, started, num_samples=num_samples, num_steps=num_steps)
+        evaluation = Evaluation(
+            by_language,
+            mean_over_languages(by_language, mean_over),
+            mean_over,
+            predictions,
+            speed={name.removeprefix(f"{metric_key_prefix}_"): value for name, value in speed.items()},
+        )
         self.log(evaluation.flat_metrics(metric_key_prefix))
         return evaluation

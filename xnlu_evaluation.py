@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import evaluate
@@ -35,15 +35,19 @@ class Evaluation:
     mean: dict[str, float]
     mean_over: list[str]
     predictions: dict[str, list[dict]]
+    # Trainer's speed metrics of predicting every language, unprefixed: runtime, samples_per_second, steps_per_second.
+    speed: dict[str, float] = field(default_factory=dict)
 
     def flat_metrics(self, prefix: str) -> dict[str, float]:
         """`{prefix}_{metric}` for the MEAN and `{prefix}_{language}_{metric}` for each language, as the logs and
         eval_results.json / predict_results.json name them: the scalar metrics (`METRICS`), `num_examples` and
-        `loss`; the per-type breakdown stays out."""
+        `loss`; the per-type breakdown stays out. Then Trainer's `{prefix}_runtime`, `{prefix}_samples_per_second`
+        and `{prefix}_steps_per_second`, over all languages."""
         kept = (*METRICS, "num_examples", "loss")
         metrics = {f"{prefix}_{name}": value for name, value in self.mean.items() if name in kept}
         for language, scores in self.scores.items():
             metrics.update({f"{prefix}_{language}_{name}": value for name, value in scores.items() if name in kept})
+        metrics.update({f"{prefix}_{name}": value for name, value in self.speed.items()})
         return metrics
 
 

@@ -8,6 +8,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MTOD_DIR = REPO_ROOT.parent / "shared" / "data" / "mtod"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cpu_without_native_bf16():
+    """Every test (and every fixture's run) sees a CPU without native bf16, so that runs choose fp32 on any machine
+    and their precision (and numbers) do not depend on where the suite runs; tests of the choice set it themselves."""
+    import run_device
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run_device, "cpu_multiplies_bf16", lambda: False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     return build_tiny_tokenizer()

@@ -106,6 +106,28 @@ print(xnlu.compute(predictions=[{{"intent": "a", "tags": ["B-x", "O"]}}],
     assert result.stdout.strip().splitlines()[-1] == "1.0"
 
 
+def test_add_batch_streams_to_the_same_scores_as_one_compute():
+    """evaluate's streaming use: predictions added batch by batch (as a prediction loop produces them), then one
+    compute, gives the scores of computing everything at once."""
+    from xnlu_evaluation import load_metric
+
+    rng = random.Random(1)
+    tags = ["O", "O", "B-a", "I-a", "B-b", "I-b"]
+    references = [
+        {"intent": rng.choice("xy"), "tags": [rng.choice(tags) for _ in range(rng.randint(1, 6))]} for _ in range(50)
+    ]
+    predictions = [
+        {"intent": rng.choice("xy"), "tags": [t if rng.random() < 0.7 else rng.choice(tags) for t in ref["tags"]]}
+        for ref in references
+    ]
+    metric = load_metric()
+    for start in range(0, len(references), 8):
+        metric.add_batch(predictions=predictions[start : start + 8], references=references[start : start + 8])
+    streamed = metric.compute()
+    assert streamed == metric.compute(predictions=predictions, references=references)
+    assert streamed["num_examples"] == 50 and 0 < streamed["slot_f1"] < 1
+
+
 def test_bad_input_is_rejected():
     with pytest.raises(ValueError, match="number of examples"):
         score_language(["a"], [], [["O"]], [["O"]])

@@ -4,6 +4,7 @@ arrives in the repo, loading it back in a fresh process, and every way publishin
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -125,8 +126,8 @@ def test_published_card_has_valid_hub_metadata(published, hub, output_dir):
     card = ModelCard(hub.files(REPO_ID)["README.md"].decode())
     results = {(result.dataset_config, result.metric_type): result.metric_value for result in card.data.eval_results}
     local = json.loads((output_dir / "results.json").read_text())["languages"]["es"]
-    assert results[("es", "intent_accuracy")] == round(local["intent_accuracy"], 4)
-    assert results[("es", "slot_f1")] == round(local["slot_f1"], 4)
+    assert results[("es", "accuracy")] == round(local["intent_accuracy"], 4)
+    assert results[("es", "f1")] == round(local["slot_f1"], 4)
     assert card.data.language == ["en", "de", "es"] and card.data.license == "cc-by-sa-4.0"
     # Rendered for the output folder's name; on the Hub it names the repo, as the usage code must.
     assert card.data.model_name == REPO_ID
@@ -197,6 +198,31 @@ def test_files_are_copied_where_links_cannot_be_made(hub, output_dir, monkeypatc
         assert files[name] == (output_dir / name).read_bytes(), name
     assert ModelCard(files["README.md"].decode()).data.model_name == "test-user/copied"
     assert tree_hash(output_dir) == before
+
+
+def test_tensorboard_logs_and_a_lora_adapter_are_published_with_the_model(hub, output_dir, tmp_path):
+    """runs/ (TensorBoard's event files, as Trainer's own push uploads them) at any depth; of adapter/ the adapter's
+    config and weights, not PEFT's generic README.md; with create_pr too, which commits file by file."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    folder = tmp_path / "with_logs"
+    shutil.copytree(output_dir, folder)
+    with SummaryWriter(log_dir=folder / "runs" / "Dec02_06-00-00_host") as writer:
+        writer.add_scalar("train/loss", 1.5, 1)
+    (events,) = (folder / "runs").rglob("events.out.tfevents.*")
+    (folder / "adapter").mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "README.md"):
+        (folder / "adapter" / name).write_text(f"{name}\n")
+    logs = events.relative_to(folder).as_posix()
+    uploaded, skipped = select_files(folder)
+    assert logs in uploaded and "adapter/README.md" in skipped
+    for create_pr in (False, True):
+        repo = f"test-user/with-logs-{create_pr}"
+        publish(folder, repo, token=TOKEN, endpoint=hub.url, create_pr=create_pr)
+        files = hub.files(repo, revision="refs/pr/1" if create_pr else "main")
+        added = {logs, "adapter/adapter_config.json", "adapter/adapter_model.safetensors"}
+        assert set(files) == EXPECTED_FILES | added, create_pr
+        assert files[logs] == events.read_bytes()
 
 
 def test_publishing_unchanged_files_again_makes_no_commit(published, hub, output_dir):

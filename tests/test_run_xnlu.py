@@ -232,7 +232,12 @@ def test_run_writes_hub_ready_model_dir(aligned_run):
     card = ModelCard.load(output_dir / "README.md")
     assert card.data.language == ["en", "de", "es"] and card.data.license == "cc-by-sa-4.0"  # MTOD's license
     metrics = {(r.dataset_config, r.metric_type) for r in card.data.eval_results}
-    assert {("es", "intent_accuracy"), ("es", "slot_f1"), ("mean", "slot_f1"), ("de", "slot_recall")} <= metrics
+    assert {("es", "accuracy"), ("es", "f1"), ("mean", "f1"), ("de", "recall"), ("de", "exact_match")} <= metrics
+    # The widget: test utterances, the target languages' first, then the training language's, in turns.
+    assert [example["example_title"] for example in card.data.widget] == ["de", "es", "en", "de", "es"]
+    for example in card.data.widget:
+        rows = read_predictions(output_dir / f"predictions_{example['example_title']}.jsonl")
+        assert example["text"] in {" ".join(row["words"]) for row in rows}
     text = squeezed(card.text)
     assert "CrossAligner + XeroAlignIO" in text and "| es |" in text and "original BIO gold" in text
     assert table_row("effective batch size", "8") in text and table_row("scheduler", "linear") in text

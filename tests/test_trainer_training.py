@@ -268,6 +268,13 @@ def test_evaluate_languages_maps_tokens_to_words_and_scores_original_bio(tmp_pat
     metrics = trainer.evaluate({"es": spanish, "de": german})
     assert metrics["eval_overall"] == pytest.approx(mean["overall"])
     assert metrics["eval_de_slot_f1"] == by_language["de"]["slot_f1"]
+    # Trainer.evaluate's speed metrics, over both languages, returned and logged.
+    assert metrics["eval_runtime"] > 0
+    batch = trainer.args.eval_batch_size
+    samples, steps = len(spanish) + len(german), math.ceil(len(spanish) / batch) + math.ceil(len(german) / batch)
+    assert metrics["eval_samples_per_second"] == pytest.approx(samples / metrics["eval_runtime"], rel=0.05)
+    assert metrics["eval_steps_per_second"] == pytest.approx(steps / metrics["eval_runtime"], rel=0.05)
+    assert trainer.state.log_history[-1]["eval_runtime"] == metrics["eval_runtime"]
     single = trainer.evaluate(german)
     assert single["eval_de_intent_accuracy"] == single["eval_intent_accuracy"] == by_language["de"]["intent_accuracy"]
     # English, the training language, is reported apart from the MEAN.

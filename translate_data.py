@@ -16,12 +16,13 @@ It reads `my_data/en/train.jsonl` and writes into each language's folder:
 - `translation_report.json`: counts, speed, and the suspicious translations (empty, a copy of the source, or a length
   ratio far from the language's median), for a look before training.
 
-Batches hold sentences of similar lengths (longest first); beam search never samples, so a run is deterministic.
-Each batch is written as whole lines and flushed: an interrupted run (Ctrl-C, a crash, a killed job) continues where
-it stopped when the same command runs again, never translates a written line again, and cuts a line that an
-interruption left half-written. Only what the same settings started is resumed: another model, revision, language
-code, beam size, maximum length or precision is an error (`--overwrite` starts again). So are a model that is not a
-sequence-to-sequence model and a language it has no code for, all found before any weights are loaded.
+Batches hold sentences of similar lengths (longest first), on a GPU when there is one, in bf16 where the device
+computes it natively; beam search never samples, so a run is deterministic. Each batch is written as whole lines and
+flushed: an interrupted run (Ctrl-C, a crash, a killed job) continues where it stopped when the same command runs
+again, never translates a written line again, and cuts a line that an interruption left half-written. Only what the
+same settings started is resumed: another model, revision, language code, beam size, maximum length or precision is
+an error (`--overwrite` starts again). So are a model that is not a sequence-to-sequence model and a language it has
+no code for, all found before any weights are loaded.
 """
 
 from __future__ import annotations
@@ -379,7 +380,8 @@ def translate_data(
         max_new_tokens: the most tokens generated for one translation.
         batch_size: sentences translated at once.
         device: a torch device; default a GPU when there is one, else the CPU.
-        bf16: load the model in bf16; default on a GPU that computes in bf16 natively, fp32 elsewhere.
+        bf16: load the model in bf16; default where the device computes bf16 natively (a GPU with bf16, a CPU with
+            AVX512-BF16 or AMX), fp32 elsewhere.
         overwrite: translate again, replacing existing translation files.
     """
     data_dir = Path(data_dir)
@@ -468,7 +470,8 @@ def translate_language(
     written = dict(job.written)
     before = len(written)
     if before:
-        logger.info("%s: %d of %d already translated, resuming", job.language, before, len(ids))
+        resuming = ", resuming" if before < len(ids) else ""
+        logger.info("%s: %d of %d already translated%s", job.language, before, len(ids), resuming)
     job.output.start(job.settings, overwrite)
     started = time.perf_counter()
     with (
@@ -563,7 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bf16",
         choices=["true", "false"],
-        help="load the model in bf16 (default: on a GPU that computes in bf16 natively; fp32 elsewhere)",
+        help="load the model in bf16 (default: where the device computes bf16 natively, a GPU with bf16 or a CPU with "
+        "AVX512-BF16 or AMX; fp32 elsewhere)",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="translate again, replacing existing translations.jsonl files"

@@ -27,6 +27,8 @@ from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer, PreTr
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 from transformers.utils.hub import cached_file, extract_commit_hash
 
+from run_device import cpu_multiplies_bf16
+
 logger = logging.getLogger("translate_data")
 
 # Project language code -> FLORES-200 code (NLLB-200's): the languages of MTOD, MultiATIS++, MTOP, MASSIVE and xSID
@@ -206,9 +208,13 @@ def translation_direction(
 
 
 def translation_dtype(bf16: bool | None, device: torch.device) -> torch.dtype:
-    """bf16 when asked, or by default on a GPU that computes in bf16 natively; fp32 elsewhere."""
+    """bf16 when asked, or by default where the device computes it natively (a GPU with bf16; a CPU with AVX512-BF16
+    or AMX), as training chooses; fp32 elsewhere (emulated bf16 is slower)."""
     if bf16 is None:
-        bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+        if device.type == "cuda":
+            bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
+        else:
+            bf16 = device.type == "cpu" and cpu_multiplies_bf16()
     return torch.bfloat16 if bf16 else torch.float32
 
 

@@ -87,11 +87,11 @@ def data_dir(tmp_path):
 
 
 def translate(data_dir, models, *extra, languages=("de", "es")):
-    """A Marian model per language, small batches (several per language), 2 beams, 6 tokens."""
+    """A Marian model per language, small batches (several per language), 2 beams, 6 tokens, fp32."""
     per_language = [f"{language}={models[f'marian_{language}']}" for language in languages]
     return translate_data.main(
         [str(data_dir), "--languages", *languages, "--model", *per_language, "--batch_size", "3"]
-        + ["--num_beams", "2", "--max_new_tokens", "6", *extra]
+        + ["--num_beams", "2", "--max_new_tokens", "6", "--bf16", "false", *extra]
     )
 
 

@@ -4,11 +4,17 @@ run_xnlu.py run on what it wrote."""
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from hub_server import HubServer
+from huggingface_hub import HfApi
+from huggingface_hub import constants as hub_constants
 from tiny_translation_models import save_m2m100, save_marian, save_nllb
 from transformers import AutoTokenizer
 
@@ -27,7 +33,8 @@ from translation_model import (
 # Marian tokenizers recommend sacremoses (the "translate" extra), which the tests do without.
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 
-FIXTURES = Path(__file__).parent / "fixtures" / "data"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "data"
 # English training examples in both of the jsonl format's forms; the second and last have no id (en-train-<index>).
 ENGLISH_TRAIN = [
     {"id": "a1", "words": "wake me up at seven am".split(), "tags": ["O"] * 4 + ["B-datetime", "I-datetime"]},
@@ -388,6 +395,41 @@ def test_duplicate_english_ids_are_a_data_error(data_dir, models, capsys):
     train.write_text(train.read_text() + json.dumps({"id": "a1", "text": "again", "intent": "x"}) + "\n")
     assert cli([str(data_dir), "--languages", "de", "--model", str(models["marian_de"])]) == 1
     assert "id 'a1' occurs twice" in capsys.readouterr().err
+
+
+def run_cli(arguments: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "translate_data.py"), *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_hub_model_is_pinned_to_its_commit_and_resumes_offline(models, data_dir, tmp_path, monkeypatch):
+    """A Hub id, as a user gives one: downloaded from a local stand-in of the Hub in a fresh process (HF_ENDPOINT),
+    recorded with the commit it resolved to; then resumed with HF_HUB_OFFLINE=1 and the server gone, from the cache."""
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)  # CI sets it; the loopback server is all we reach
+    repo_id, token = "test-user/opus-mt-en-de", "hf_test_token"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "HF_HOME": str(tmp_path / "hf")}
+    arguments = [str(data_dir), "--languages", "de", "--model", repo_id, "--bf16", "false", "--max_new_tokens", "4"]
+    with HubServer(tokens=(token,), lifetime=300) as hub:
+        api = HfApi(endpoint=hub.url, token=token)
+        api.create_repo(repo_id)
+        commit = api.upload_folder(repo_id=repo_id, folder_path=models["marian_de"])
+        completed = run_cli(arguments, {**env, "HF_ENDPOINT": hub.url, "HF_TOKEN": token})
+        assert completed.returncode == 0, completed.stderr[-3000:]
+    settings = json.loads((data_dir / "de" / "translation_settings.json").read_text())
+    assert (settings["model"], settings["revision"]) == (repo_id, commit.oid)
+    path = data_dir / "de" / "translations.jsonl"
+    finished = path.read_bytes()
+    path.write_bytes(b"".join(finished.splitlines(keepends=True)[:3]))
+    completed = run_cli(arguments, {**env, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "1"})
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((data_dir / "de" / "translation_report.json").read_text())
+    assert (report["written_before"], report["translated_now"]) == (3, 5) and path.read_bytes() == finished
 
 
 # -- then an aligned run on what was written ------------------------------------------------------------------------

@@ -384,6 +384,13 @@ def test_cli_mistakes_are_one_line(data_dir, models, capsys, arguments, message)
     assert error.startswith("translate_data.py: error: ") and message in error and error.count("\n") == 1
 
 
+def test_a_model_that_cannot_be_found_is_one_line(data_dir, capsys, monkeypatch):
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)  # nothing in the cache, nothing downloaded
+    assert cli([str(data_dir), "--languages", "de", "--model", "nobody/no-such-model"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("translate_data.py: error: --model nobody/no-such-model: ") and error.count("\n") == 1
+
+
 def test_missing_english_training_data_is_one_line(tmp_path, models, capsys):
     (tmp_path / "de").mkdir()
     assert cli([str(tmp_path), "--languages", "de", "--model", str(models["marian_de"])]) == 2
@@ -408,6 +415,7 @@ def run_cli(arguments: list[str], env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # two fresh processes
 def test_a_hub_model_is_pinned_to_its_commit_and_resumes_offline(models, data_dir, tmp_path, monkeypatch):
     """A Hub id, as a user gives one: downloaded from a local stand-in of the Hub in a fresh process (HF_ENDPOINT),
     recorded with the commit it resolved to; then resumed with HF_HUB_OFFLINE=1 and the server gone, from the cache."""

@@ -166,11 +166,15 @@ def json_line(example_id: str, text: str) -> str:
     return json.dumps({"id": example_id, "text": text}, ensure_ascii=False) + "\n"
 
 
-def write_json_atomically(path: Path, content: object) -> None:
-    """Replace ``path`` in one step: a reader never sees half of it."""
+def replace_file(path: Path, text: str) -> None:
+    """Write ``path`` in one step (a new file renamed over it): a reader, or an interruption, never sees half of it."""
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.write_text(text, encoding="utf-8", newline="\n")
     os.replace(partial, path)
+
+
+def write_json(path: Path, content: object) -> None:
+    replace_file(path, json.dumps(content, ensure_ascii=False, indent=2) + "\n")
 
 
 class TranslationFile:
@@ -206,7 +210,7 @@ class TranslationFile:
             written[record["id"]] = record["text"]
         return written, len(complete)
 
-    def check_resumable(self, settings: Mapping, source_ids: Mapping[str, str], overwrite: bool) -> dict[str, str]:
+    def check_resumable(self, settings: Mapping, sources: Mapping[str, str], overwrite: bool) -> dict[str, str]:
         """The translations already written by a run with the same ``settings`` (id -> text); ``{}`` for a new file
         or with ``overwrite``. Another run's file is a TranslationSetupError. Reads only."""
         if overwrite or not self.path.exists():
@@ -232,7 +236,7 @@ class TranslationFile:
                 f"same settings started; give the same options, or {again}"
             )
         written, _ = self.written()
-        unknown = [example_id for example_id in written if example_id not in source_ids]
+        unknown = [example_id for example_id in written if example_id not in sources]
         if unknown:
             raise TranslationSetupError(
                 f"{self.path}: {len(unknown)} ids that the English training data does not have (first: "
@@ -247,7 +251,7 @@ class TranslationFile:
             # In this order, an interruption never leaves lines beside settings that did not produce them.
             self.path.unlink(missing_ok=True)
             self.report_path.unlink(missing_ok=True)
-            write_json_atomically(self.settings_path, dict(settings))
+            write_json(self.settings_path, dict(settings))
             self.path.write_bytes(b"")
             return
         _, complete = self.written()
@@ -275,9 +279,7 @@ class TranslationFile:
         written, _ = self.written()
         ordered = "".join(json_line(example_id, written[example_id]) for example_id in source_ids)
         if self.path.read_text(encoding="utf-8") != ordered:
-            partial = self.path.with_name(self.path.name + ".partial")
-            partial.write_text(ordered, encoding="utf-8", newline="\n")
-            os.replace(partial, self.path)
+            replace_file(self.path, ordered)
         return written
 
 
@@ -398,6 +400,15 @@ def translate_data(
     sources = read_sources(data_dir)
     source_digest = file_sha256(data_dir / SOURCE_LANGUAGE / "train.jsonl")
 
+    shared_settings = {  # the same for every language
+        "num_beams": num_beams,
+        "max_new_tokens": max_new_tokens,
+        "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+        "batch_size": batch_size,
+        "device": str(resolved_device),
+        "transformers_version": transformers.__version__,
+    }
+
     # Every check before any weights are loaded or any file is written.
     infos = {name: inspect_model(name, revision) for name in dict.fromkeys(models.values())}
     jobs = []
@@ -418,12 +429,7 @@ def translate_data(
             "revision": info.revision,
             "source_code": direction.source_code,
             "target_code": direction.target_code,
-            "num_beams": num_beams,
-            "max_new_tokens": max_new_tokens,
-            "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
-            "batch_size": batch_size,
-            "device": str(resolved_device),
-            "transformers_version": transformers.__version__,
+            **shared_settings,
         }
         output = TranslationFile(data_dir / language)
         jobs.append(
@@ -503,7 +509,7 @@ def translate_language(
         seconds=round(seconds, 3),
         suspicious_counts=dict(Counter(item["reason"] for item in suspicious)),
     )
-    write_json_atomically(job.output.report_path, {**summary.to_json(), **ratio_statistics, "suspicious": suspicious})
+    write_json(job.output.report_path, {**summary.to_json(), **ratio_statistics, "suspicious": suspicious})
     speed = f", {summary.sentences_per_second} sentences/s" if summary.sentences_per_second else ""
     logger.info(
         "%s: %d translations (%d now in %.1f s%s, %d before) in %s",

@@ -545,7 +545,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="translate_data.py",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("data_dir", help="a jsonl data folder; its en/train.jsonl is translated")
     parser.add_argument("--languages", nargs="+", required=True, help="target language codes (the folders written)")
@@ -565,9 +564,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's code of a language where the automatic mapping does not find it (th=tha_Thai)",
     )
     parser.add_argument("--revision", help="the Hub revision (branch, tag or commit) of the models (default: main)")
-    parser.add_argument("--num_beams", type=positive_int, default=4, help="beam size; 1 is greedy search")
-    parser.add_argument("--max_new_tokens", type=positive_int, default=128, help="the longest translation, in tokens")
-    parser.add_argument("--batch_size", type=positive_int, default=32, help="sentences translated at once")
+    parser.add_argument("--num_beams", type=positive_int, default=4, help="beam size; 1 is greedy search (default: 4)")
+    parser.add_argument(
+        "--max_new_tokens", type=positive_int, default=128, help="the longest translation, in tokens (default: 128)"
+    )
+    parser.add_argument(
+        "--batch_size", type=positive_int, default=32, help="sentences translated at once (default: 32)"
+    )
     parser.add_argument("--device", help="a torch device (default: a GPU when there is one, else the CPU)")
     parser.add_argument(
         "--bf16",

@@ -23,6 +23,7 @@ import run_xnlu
 import translate_data
 from translate_data import TranslationSetupError, cli, models_per_language, suspicious_translations
 from translation_model import (
+    FLORES_200,
     candidate_codes,
     encode_sources,
     inspect_model,
@@ -334,6 +335,13 @@ def test_language_code_kinds_of_tokenizers(models, tmp_path):
     assert info.codes.kind == "prefix"
     assert translation_direction(info, "en", "de", {}).source_prefix == ">>deu<<"
     assert candidate_codes("th") == ["th", "tha_Thai", "tha"]
+
+
+def test_every_flores_code_is_one_of_nllb_200s():
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+
+    assert set(FLORES_200.values()) <= set(FAIRSEQ_LANGUAGE_CODES)
+    assert FLORES_200["th"] == "tha_Thai" and FLORES_200["zh-tw"] == "zho_Hant"
 
 
 # -- refusals -------------------------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from translation_model import (
     ModelInfo,
     TranslationDirection,
     TranslationSetupError,
+    check_max_new_tokens,
     encode_sources,
     generate_translations,
     inspect_model,
@@ -420,6 +421,7 @@ def translate_data(
                 f"--model {models[language]}: it has no language codes, so it translates into one language, not "
                 f"{' and '.join(served)}; give one model per language (LANG=MODEL, or a name with {{lang}})"
             )
+        check_max_new_tokens(info, max_new_tokens)
         direction = translation_direction(info, SOURCE_LANGUAGE, language, mapping)
         settings = {
             "language": language,

@@ -93,6 +93,16 @@ class ModelInfo:
         return min(limits) if limits else 1024
 
 
+def check_max_new_tokens(info: ModelInfo, max_new_tokens: int) -> None:
+    """A translation longer than the decoder's position table would fail in the middle of a run: refuse it now."""
+    positions = getattr(info.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and max_new_tokens >= positions:  # the decoder's start token takes one position
+        raise TranslationSetupError(
+            f"--max_new_tokens {max_new_tokens}: {info.name} has {positions} decoder positions; give at most "
+            f"{positions - 1}"
+        )
+
+
 def inspect_model(name: str, revision: str | None = None) -> ModelInfo:
     """Config, tokenizer and pinned revision of a Hub id or folder. A model that cannot be found, or that
     `AutoModelForSeq2SeqLM` cannot load, is a TranslationSetupError."""

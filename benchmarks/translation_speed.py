@@ -7,10 +7,11 @@ downloaded), translating the first `--n` English MTOD test utterances into Germa
 - `nllb-600m`: an M2M100 model of facebook/nllb-200-distilled-600M's size (12 + 12 layers, d_model 1024,
   256,206-piece vocabulary: 615M parameters), with M2M100's tokenizer and language codes.
 
-The tokenizer is sentencepiece trained on those utterances (8,000 pieces), its vocabulary filled up to the real
-model's size. Random weights never write end-of-sentence, so every translation is `--max_new_tokens` long; a real
-model stops at the end of the longest translation of each batch, which for these short utterances is about the
-length of the source (printed), so the default of 16 tokens matches a real run's work.
+The models are built by tests/tiny_translation_models.py at these sizes; the tokenizer is sentencepiece trained on
+those utterances (8,000 pieces), its vocabulary filled up to the real model's size. Random weights never write
+end-of-sentence, so every translation is `--max_new_tokens` long; a real model stops at the end of the longest
+translation of each batch, which for these short utterances is about the length of the source (printed), so the
+default of 16 tokens matches a real run's work. CPU seconds count the generation only (not loading the model).
 
     python benchmarks/translation_speed.py [--model opus-mt|nllb-600m] [--n 256] [--batch_size 32] [--num_beams 1 4]
         [--max_new_tokens 16] [--threads 1] [--bf16]

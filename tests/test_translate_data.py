@@ -235,6 +235,14 @@ def test_a_partly_written_batch_is_translated_whole_and_only_its_missing_lines_w
     assert path.read_bytes() == (reference / "de" / "translations.jsonl").read_bytes()
 
 
+def test_ctrl_c_says_how_to_continue(data_dir, models, monkeypatch, capsys):
+    interrupt_after(1, monkeypatch)
+    arguments = [str(data_dir), "--languages", "de", "--model", str(models["marian_de"]), "--batch_size", "3"]
+    assert cli([*arguments, "--max_new_tokens", "6"]) == 130
+    assert capsys.readouterr().err.endswith("translate_data.py: interrupted; run the same command again to continue\n")
+    assert len(read_lines(data_dir / "de" / "translations.jsonl")) == 3
+
+
 @pytest.mark.parametrize(
     "option, changed",
     [
@@ -382,6 +390,7 @@ def test_model_option_per_language():
         (["--languages", "en"], "--languages en: the source language"),
         (["--languages", "de", "--language_codes", "th"], "--language_codes th: expected LANG=CODE"),
         (["--languages", "de", "--device", "cuda:0"], "--device cuda:0: no GPU is available here"),
+        (["--languages", "de", "--max_new_tokens", "256"], "has 256 decoder positions; give at most 255"),
     ],
 )
 def test_cli_mistakes_are_one_line(data_dir, models, capsys, arguments, message):

@@ -31,7 +31,7 @@ TINY_ARCHITECTURE = dict(
     decoder_attention_heads=2,
     encoder_ffn_dim=32,
     decoder_ffn_dim=32,
-    max_position_embeddings=64,
+    max_position_embeddings=256,
     init_std=1.0,  # large random weights: each sentence gets a translation of its own, as with a real model
 )
 MARIAN_SPECIALS = ("</s>", "<unk>", "<pad>")  # Marian's ids: eos 0, unk 1, pad (also the decoder start) 2

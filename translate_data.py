@@ -21,8 +21,8 @@ computes it natively; beam search never samples, so a run is deterministic. Each
 flushed: an interrupted run (Ctrl-C, a crash, a killed job) continues where it stopped when the same command runs
 again, never translates a written line again, and cuts a line that an interruption left half-written. Only what the
 same settings started is resumed: another model, revision, language code, beam size, maximum length or precision is
-an error (`--overwrite` starts again). So are a model that is not a sequence-to-sequence model and a language it has
-no code for, all found before any weights are loaded.
+an error (`--overwrite` starts again). So are a model that is not a sequence-to-sequence model, a language it has no
+code for and a `--max_new_tokens` beyond its positions, all found before any weights are loaded.
 """
 
 from __future__ import annotations

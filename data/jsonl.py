@@ -91,6 +91,18 @@ def read_labelled(path: str, language: str, split: str, skipped: SkippedExamples
     )
 
 
+def read_utterances(path: str | Path, language: str = "en", split: str = "train") -> Iterator[tuple[str, str]]:
+    """(id, utterance) of each labelled example of a file, for translating it: the line's ``text``, or its ``words``
+    joined by spaces. The ids are those :func:`read_labelled` gives, which translation lines refer to; a malformed
+    example is an error, as it is when the file is read for training."""
+
+    def parse(line_number: int, record: dict, index: int) -> tuple[str, str]:
+        example = _example(str(path), line_number, record, f"{language}-{split}-{index}", language)
+        return example["id"], record["text"] if "text" in record else " ".join(example["words"])
+
+    yield from parsed_examples(path, json_lines(path, skipped=None), parse, skipped=None)
+
+
 def _example(path: str, line_number: int, record: dict, default_id: str, language: str) -> dict:
     if "words" in record and "text" in record:
         raise DataFormatError(path, line_number, "both 'words' and 'text': expected one of them")

@@ -33,6 +33,7 @@ _OPTIONAL_FIELDS = (
     "source_scores",
     "models",
     "projection",
+    "self_training",
     "learning_rate",
     "head_learning_rate",
     "frozen",
@@ -68,6 +69,7 @@ class RunResults:
     frozen: str | None = None
     epochs: float | None = None
     projection: dict | None = None  # the projection alignment's settings
+    self_training: dict | None = None  # the teacher, filter and rounds, and what each round's filter kept
     # Data the scores could not count as the model sees it.
     unknown_labels: dict[str, dict] = field(default_factory=dict)
     skipped_examples: dict[str, int] = field(default_factory=dict)
@@ -89,6 +91,9 @@ class RunResults:
             text = "Target Language"
         else:
             text = "zero-shot"
+        if self.self_training:
+            rounds = self.self_training["rounds"]
+            text += f", self-training ({self.self_training['filter']} filter, {rounds} round{'s' * (rounds > 1)})"
         return text + (", one model per target language" if self.one_model_per_language else "")
 
     # ---- results.json ---------------------------------------------------------------------------------------------
@@ -167,6 +172,7 @@ class RunResults:
             training_examples=_by_model(models, "training_examples"),
             unknown_labels=_by_model(models, "unknown_labels"),
             projection=first.projection,
+            self_training=first.self_training,
         )
 
 

@@ -52,8 +52,10 @@ from run_outputs import (
     write_model_card,
     write_predictions_files,
     write_projected_files,
+    write_teacher_files,
 )
 from run_results import RESULTS_FILE, RunResults, results_table
+from self_training import SelfTraining, train_with_teacher
 from trainer_crossaligner import CrossAlignerTrainer
 from xnlu_evaluation import Evaluation, default_mean_over
 
@@ -130,6 +132,26 @@ def frozen_parameters(script_args: ScriptArguments) -> str:
     return "the word embeddings" if script_args.freeze_word_embeddings else "nothing"
 
 
+def load_teacher(
+    path: str, corpus: data.XNLUCorpus, script_args: ScriptArguments, train_languages: list[str]
+) -> XLMRobertaForJointXNLU:
+    """--teacher_model: a trained joint model with the labels of the training data."""
+    if not is_joint_model(path):
+        raise UsageError(
+            f"--teacher_model {path}: not a trained joint model (no config of model_type "
+            f"'{XLMRobertaJointXNLUConfig.model_type}')"
+        )
+    return load_model(path, corpus, script_args, train_languages)
+
+
+def self_training_settings(script_args: ScriptArguments) -> SelfTraining:
+    return SelfTraining(
+        filter=script_args.teacher_filter,
+        min_confidence=script_args.teacher_confidence,
+        rounds=script_args.self_training_rounds,
+    )
+
+
 def load_trained_model(path: str) -> XLMRobertaForJointXNLU:
     if not is_joint_model(path):
         raise ValueError(
@@ -202,12 +224,23 @@ def run_model(
     trainer = CrossAlignerTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer
     )
+    self_trained = None
     if training_args.do_train:
         log_training_plan(train, plan, script_args, training_args)
-        checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
-        if resume == "last" and checkpoint is None:
-            raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
-        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        if script_args.self_training:
+            teacher = script_args.teacher_model
+            self_trained = train_with_teacher(
+                trainer,
+                lambda: load_model(encoder_path, corpus, script_args, plan.train_languages),
+                self_training_settings(script_args),
+                teacher=None if teacher is None else load_teacher(teacher, corpus, script_args, plan.train_languages),
+            )
+            trainer, train_result = self_trained.student, self_trained.train_output
+        else:
+            checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
+            if resume == "last" and checkpoint is None:
+                raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
+            train_result = trainer.train(resume_from_checkpoint=checkpoint)
         trainer.save_model()
         trainer.save_metrics("train", train_result.metrics)
         trainer.save_state()
@@ -234,6 +267,9 @@ def run_model(
         script_args,
         training_args,
     )
+    if self_trained is not None:
+        first_teacher = script_args.teacher_model or f"trained with {' + '.join(training_args.alignment)}"
+        results.self_training = self_trained.summary(self_training_settings(script_args), first_teacher)
     if trainer.is_world_process_zero():
         output_dir.mkdir(parents=True, exist_ok=True)
         results.save(output_dir)
@@ -241,7 +277,9 @@ def run_model(
             trainer.save_metrics(PREFIXES[name], evaluation.flat_metrics(PREFIXES[name]))
         if split is not None:
             write_predictions_files(output_dir, evaluations[split], scoring[split])
-        if training_args.do_train and "projection" in results.alignment:
+        if self_trained is not None:
+            write_teacher_files(output_dir, self_trained.records)
+        elif training_args.do_train and "projection" in results.alignment:
             write_projected_files(output_dir, trainer.projected_records())
         if training_args.do_train:
             example = card_example_text(results, scoring.get(split, {}), train)

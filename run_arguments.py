@@ -515,8 +515,12 @@ def check_self_training(script_args: ScriptArguments, training_args: CrossAligne
             "--self_training trains on the translations: pass --alignment (the teacher's losses, for example "
             "projection xeroalign)"
         )
-    if training_args.resume_from_checkpoint is not None:
-        raise UsageError("--resume_from_checkpoint: a self-training run cannot be resumed; start it again")
+    resume = training_args.resume_from_checkpoint
+    if resume is not None and not (resume in ("last", "True", "true") and script_args.one_model_per_language):
+        raise UsageError(
+            f"--resume_from_checkpoint {resume}: a self-training run resumes only with --one_model_per_language and "
+            "'last' (finished languages are kept, an unfinished one starts again)"
+        )
     if "teacher_confidence" in given and script_args.teacher_filter != "confidence":
         raise UsageError(
             f"--teacher_confidence only applies with --teacher_filter confidence, not {script_args.teacher_filter}"

@@ -133,15 +133,25 @@ def frozen_parameters(script_args: ScriptArguments) -> str:
 
 
 def load_teacher(
-    path: str, corpus: data.XNLUCorpus, script_args: ScriptArguments, train_languages: list[str]
+    path: str, corpus: data.XNLUCorpus, script_args: ScriptArguments, plan: RunPlan
 ) -> XLMRobertaForJointXNLU:
-    """--teacher_model: a trained joint model with the labels of the training data."""
+    """--teacher_model: a trained joint model with the labels of the training data; in the folder of a run of one
+    model per target language, that language's model."""
+    folder, targets = Path(path), plan.targets
+    # A run of one model per target language lists its models' folders.
+    if (folder / RESULTS_FILE).is_file() and (models := RunResults.load(folder).models):
+        if len(targets) != 1 or targets[0] not in models:
+            raise UsageError(
+                f"--teacher_model {path}: one model per target language ({', '.join(models)}); it teaches a run of "
+                f"one model per target language among them, not {', '.join(targets)}"
+            )
+        path = str(folder / models[targets[0]])
     if not is_joint_model(path):
         raise UsageError(
             f"--teacher_model {path}: not a trained joint model (no config of model_type "
             f"'{XLMRobertaJointXNLUConfig.model_type}')"
         )
-    return load_model(path, corpus, script_args, train_languages)
+    return load_model(path, corpus, script_args, plan.train_languages)
 
 
 def self_training_settings(script_args: ScriptArguments) -> SelfTraining:
@@ -233,7 +243,7 @@ def run_model(
                 trainer,
                 lambda: load_model(encoder_path, corpus, script_args, plan.train_languages),
                 self_training_settings(script_args),
-                teacher=None if teacher is None else load_teacher(teacher, corpus, script_args, plan.train_languages),
+                teacher=None if teacher is None else load_teacher(teacher, corpus, script_args, plan),
             )
             trainer, train_result = self_trained.student, self_trained.train_output
         else:
@@ -451,7 +461,11 @@ def run_per_language(
             output_dir=str(folder),
             hub_model_id=f"{training_args.hub_model_id}-{language}" if training_args.hub_model_id else None,
         )
-        language_resume = resume if resume == "last" and folder.is_dir() and get_last_checkpoint(folder) else None
+        # A self-training model's checkpoints are its teachers' and its own: an unfinished language starts again.
+        resumable = (
+            resume == "last" and folder.is_dir() and get_last_checkpoint(folder) and not script_args.self_training
+        )
+        language_resume = resume if resumable else None
         models[language] = run_model(script_args, language_args, [language], language_resume)
         if push and training_args.should_save:
             publish_run(folder, language_args, script_args, models[language])

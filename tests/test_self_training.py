@@ -5,8 +5,10 @@ and run_xnlu.py end to end with its teacher_<lang>.jsonl."""
 import json
 
 import pytest
+import torch
 from test_run_xnlu import cli, write_mtod
 from trainer_helpers import make_trainer, pair_dataset, tiny_model
+from transformers import AutoTokenizer
 
 import run_xnlu
 from modeling_crossaligner import XLMRobertaForJointXNLU
@@ -208,3 +210,49 @@ def test_teacher_model_must_be_a_trained_joint_model(tiny_encoder, mtod_like, tm
                 str(tiny_encoder),
             )
         )
+
+
+def test_a_one_model_per_language_run_teaches_each_language_its_own_model(tiny_encoder, mtod_like, tmp_path):
+    per_language = ["--target_languages", "es", "de", "--one_model_per_language", "true"]
+    run_xnlu.main(cli(tiny_encoder, mtod_like, tmp_path / "teacher", "--alignment", "projection", *per_language))
+    results = run_xnlu.main(
+        cli(
+            tiny_encoder,
+            mtod_like,
+            tmp_path / "student",
+            "--alignment",
+            "projection",
+            *per_language,
+            "--self_training",
+            "true",
+            "--teacher_model",
+            str(tmp_path / "teacher"),
+            "--teacher_filter",
+            "none",
+        )
+    )
+    assert results.self_training["teacher"] == str(tmp_path / "teacher")
+    for language in ("es", "de"):
+        assert not (tmp_path / "student" / language / "teacher-1").exists()  # given, not trained
+        records = read_predictions(tmp_path / "student" / language / f"teacher_{language}.jsonl")
+        assert all(record["tags"] == record["teacher_tags"] for record in records)  # no filter: every label
+        # The labels are that language's own teacher's: its intent probability on each translation.
+        teacher = tmp_path / "teacher" / language
+        model, tokenizer = XLMRobertaForJointXNLU.from_pretrained(teacher), AutoTokenizer.from_pretrained(teacher)
+        for record in records[:5]:
+            with torch.no_grad():
+                logits = model(**tokenizer(" ".join(record["words"]), return_tensors="pt")).intent_logits
+            probability, intent = logits.softmax(dim=-1).max(dim=-1)
+            assert record["teacher_intent"] == model.config.intent_labels[int(intent)]
+            assert record["teacher_intent_confidence"] == pytest.approx(float(probability), abs=1e-3)
+
+
+def test_the_suite_runs_a_self_training_methods_teacher_first(tmp_path, capsys):
+    from benchmarks import mtod_suite
+
+    mtod_suite.run_suite(["--output_dir", str(tmp_path), "--methods", "self_training_agreement", "--print_commands"])
+    commands = [line for line in capsys.readouterr().out.splitlines() if "run_xnlu.py" in line]
+    assert len(commands) == 2
+    assert str(tmp_path / "projection_xeroalign") in commands[0] and "--self_training" not in commands[0]
+    assert f"--teacher_model {tmp_path / 'projection_xeroalign'}" in commands[1]
+    assert "--self_training true --one_model_per_language true --teacher_filter agreement" in commands[1]

@@ -105,20 +105,24 @@ def filter_labels(
         return [list(units) for units in teacher.unit_labels], list(teacher.intents)
     if filter == "confidence":
         units = [
-            [label if confidence >= min_confidence else IGNORE_INDEX for label, confidence in zip(labels, confidences)]
-            for labels, confidences in zip(teacher.unit_labels, teacher.unit_confidences)
+            [
+                label if confidence >= min_confidence else IGNORE_INDEX
+                for label, confidence in zip(labels, confidences, strict=True)
+            ]
+            for labels, confidences in zip(teacher.unit_labels, teacher.unit_confidences, strict=True)
         ]
         intents = [
             intent if confidence >= min_confidence else IGNORE_INDEX
-            for intent, confidence in zip(teacher.intents, teacher.intent_confidences)
+            for intent, confidence in zip(teacher.intents, teacher.intent_confidences, strict=True)
         ]
         return units, intents
     units = [
-        [label if label == projected else IGNORE_INDEX for label, projected in zip(labels, projection)]
-        for labels, projection in zip(teacher.unit_labels, teacher.projected_labels)
+        [label if label == projected else IGNORE_INDEX for label, projected in zip(labels, projection, strict=True)]
+        for labels, projection in zip(teacher.unit_labels, teacher.projected_labels, strict=True)
     ]
     intents = [
-        intent if intent == english else IGNORE_INDEX for intent, english in zip(teacher.intents, english_intents)
+        intent if intent == english else IGNORE_INDEX
+        for intent, english in zip(teacher.intents, english_intents, strict=True)
     ]
     return units, intents
 

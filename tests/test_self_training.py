@@ -82,6 +82,26 @@ def test_teacher_labels_go_on_the_unit_heads_of_the_translation_tokens(tiny_toke
         with_teacher_labels(dataset, [[OUT], [OUT]], [0, 0])
 
 
+def test_translate_intent_trains_on_the_teachers_intents_where_there_are_any(tmp_path, tiny_tokenizer):
+    pairs_dataset = pair_dataset(tiny_tokenizer, count=4)
+    outside = [[OUT] * len(heads) for heads in pairs_dataset["translation_unit_heads"]]
+    trainer = make_trainer(
+        tmp_path, train_dataset=pairs_dataset, tokenizer=tiny_tokenizer, alignment=["translate_intent"]
+    )
+
+    def loss(intents):
+        dataset = with_teacher_labels(pairs_dataset, outside, intents)
+        batch = trainer.data_collator([dataset[row] for row in range(len(dataset))])
+        pairs = trainer.forward_pairs(trainer.model, batch)
+        return trainer.alignment_loss("translate_intent", pairs, batch), pairs.outputs.intent_logits[pairs.translation]
+
+    value, logits = loss([2, X, X, 0])
+    expected = torch.nn.functional.cross_entropy(logits[[0, 3]], torch.tensor([2, 0]))
+    torch.testing.assert_close(value, expected)
+    value, _ = loss([X, X, X, X])  # nothing kept in the batch: no loss, still a graph to backpropagate
+    assert value.item() == 0.0 and value.requires_grad
+
+
 def test_a_teachers_labels_and_its_projection_cover_every_unit(tmp_path, tiny_tokenizer):
     dataset = pair_dataset(tiny_tokenizer, count=6)
     trainer = make_trainer(tmp_path, train_dataset=dataset, tokenizer=tiny_tokenizer, alignment=["projection"])

@@ -216,7 +216,10 @@ class ScriptArguments:
     )
     teacher_model: str | None = field(
         default=None,
-        metadata={"help": "With --self_training: a trained joint model (folder or Hub id) as the first teacher."},
+        metadata={
+            "help": "With --self_training: a trained joint model (folder or Hub id) as the first teacher; the "
+            "folder of a run of one model per target language teaches each language with its own model."
+        },
     )
     teacher_filter: str = field(
         default="agreement",

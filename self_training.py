@@ -138,7 +138,8 @@ def label_translations(labelling: CrossAlignerTrainer, dataset: datasets.Dataset
     labels = TeacherLabels()
     training = model.training
     model.eval()
-    with torch.no_grad():
+    # In the run's precision (bf16 autocast where chosen), as training aligns and predicts.
+    with torch.no_grad(), labelling.autocast_smart_context_manager():
         for batch in loader:
             batch = {name: value.to(device) for name, value in batch.items()}
             pairs = labelling.forward_pairs(model, batch)
@@ -191,6 +192,7 @@ def teacher_records(
     tags and their probabilities, the projection's tags, and the intents."""
     trained = with_teacher_labels(dataset, unit_labels, intents)
     records = projected_records(trained, trained["projected_slot_labels"], tokenizer, config.slot_labels)
+    english_intents = dataset["intent"]
     rows_by_language: dict[str, list[int]] = {}
     for row, language in enumerate(dataset["translation_language"]):
         rows_by_language.setdefault(language, []).append(row)
@@ -208,7 +210,7 @@ def teacher_records(
                 teacher_tags=tags(teacher.unit_labels[row]),
                 teacher_confidences=[round_probability(value) for value in teacher.unit_confidences[row]],
                 projected_tags=tags(teacher.projected_labels[row]),
-                english_intent=dataset[row]["intent"],
+                english_intent=english_intents[row],
                 teacher_intent=intent_name(teacher.intents[row]),
                 teacher_intent_confidence=round_probability(teacher.intent_confidences[row]),
                 intent=intent_name(intents[row]),

@@ -27,6 +27,7 @@ from transformers.utils import is_peft_available
 import data
 from crossaligner_config import ALIGNMENTS, CrossAlignerTrainingArguments, UnknownAlignmentError, parse_alignment
 from run_device import choose_precision
+from self_training import FILTERS as TEACHER_FILTERS
 
 logger = logging.getLogger("run_xnlu")
 
@@ -228,6 +229,38 @@ class ScriptArguments:
             f"{', '.join(f'{k} {v}' for k, v in DATA_LICENSES.items())}), else 'unknown'."
         },
     )
+    self_training: bool = field(
+        default=False,
+        metadata={
+            "help": "Beyond the paper: a teacher (trained with the run's alignment losses, or --teacher_model) labels "
+            "every translation of the training set with its slot tags and intent; a new student trains on those "
+            "labels (projection and translate_intent on the teacher's labels, beside the English loss and the run's "
+            "alignment losses). The labels are written to teacher_<lang>.jsonl, the teachers to teacher-<k>/."
+        },
+    )
+    teacher_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "With --self_training: a trained joint model (folder or Hub id) as the first teacher; the "
+            "folder of a run of one model per target language teaches each language with its own model."
+        },
+    )
+    teacher_filter: str = field(
+        default="agreement",
+        metadata={
+            "help": "With --self_training: which teacher labels the student trains on: 'agreement' (the slot labels "
+            "equal to the English tags projected with the teacher's alignment, the intents equal to the English "
+            "one), 'confidence' (those predicted with probability >= --teacher_confidence) or 'none' (all).",
+            "choices": list(TEACHER_FILTERS),
+        },
+    )
+    teacher_confidence: float = field(
+        default=0.9, metadata={"help": "With --teacher_filter confidence: the lowest probability a label keeps."}
+    )
+    self_training_rounds: int = field(
+        default=1,
+        metadata={"help": "With --self_training: rounds; round k's teacher is round k-1's student."},
+    )
     hub_create_pr: bool = field(
         default=False, metadata={"help": "With --push_to_hub: open a pull request instead of committing to the branch."}
     )
@@ -314,6 +347,13 @@ HELP_GROUPS = {
         "projection_filter",
         "projection_min_similarity",
         "projection_refresh",
+    ),
+    "self-training": (
+        "self_training",
+        "teacher_model",
+        "teacher_filter",
+        "teacher_confidence",
+        "self_training_rounds",
     ),
     "output": (
         "output_dir",
@@ -408,7 +448,10 @@ def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrain
     resolve_actions(training_args)
     if script_args.use_peft and not training_args.do_train:
         raise UsageError("--use_peft trains an adapter: add --do_train (a trained model is scored as it is)")
+    if script_args.use_peft and script_args.self_training:
+        raise UsageError("--self_training with --use_peft is not supported: its teachers and students train in full")
     check_hub_arguments(training_args)
+    check_self_training(script_args, training_args, given)
     return script_args, training_args
 
 
@@ -458,7 +501,7 @@ def check_optional_packages(options: dict) -> None:
         raise UsageError('--report_to tensorboard needs TensorBoard: pip install -e ".[tensorboard]"')
 
 
-def check_model_source(name: str) -> None:
+def check_model_source(name: str, option: str = "--model_name_or_path") -> None:
     """A model option must be the embedded encoder, an existing folder, or something shaped like a Hub id (a Hub id
     that does not exist is reported when it is loaded)."""
     if name == EMBEDDED_ENCODER or Path(name).is_dir():
@@ -466,11 +509,9 @@ def check_model_source(name: str) -> None:
     looks_like_path = name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
     if looks_like_path or Path(name).exists():
         what = "not a folder" if Path(name).exists() else "no such folder"
-        raise UsageError(f"--model_name_or_path {name}: {what}{closest_path(name)}")
+        raise UsageError(f"{option} {name}: {what}{closest_path(name)}")
     if not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name) or ".." in name:
-        raise UsageError(
-            f"--model_name_or_path {name}: neither a folder here nor a Hub model id (name or namespace/name)"
-        )
+        raise UsageError(f"{option} {name}: neither a folder here nor a Hub model id (name or namespace/name)")
 
 
 def closest_path(path: str) -> str:
@@ -512,6 +553,38 @@ def check_hub_arguments(training_args: CrossAlignerTrainingArguments) -> None:
         raise UsageError("--hub_always_push: run_xnlu.py publishes once, at the end of the run; leave it unset")
     if not training_args.do_train:
         raise UsageError("--push_to_hub publishes a trained model: add --do_train (or use push_to_hub.py)")
+
+
+def check_self_training(script_args: ScriptArguments, training_args: CrossAlignerTrainingArguments, given: set) -> None:
+    """The self-training options: only with --self_training, on a training run with alignment losses."""
+    if not script_args.self_training:
+        stray = sorted({"teacher_model", "teacher_filter", "teacher_confidence", "self_training_rounds"} & given)
+        if stray:
+            raise UsageError(f"--{stray[0]} only applies with --self_training true")
+        return
+    if not training_args.do_train:
+        raise UsageError("--self_training trains a student: add --do_train")
+    if not training_args.alignment:
+        raise UsageError(
+            "--self_training trains on the translations: pass --alignment (the teacher's losses, for example "
+            "projection xeroalign)"
+        )
+    resume = training_args.resume_from_checkpoint
+    if resume is not None and not (resume in ("last", "True", "true") and script_args.one_model_per_language):
+        raise UsageError(
+            f"--resume_from_checkpoint {resume}: a self-training run resumes only with --one_model_per_language and "
+            "'last' (finished languages are kept, an unfinished one starts again)"
+        )
+    if "teacher_confidence" in given and script_args.teacher_filter != "confidence":
+        raise UsageError(
+            f"--teacher_confidence only applies with --teacher_filter confidence, not {script_args.teacher_filter}"
+        )
+    if not 0.0 < script_args.teacher_confidence <= 1.0:
+        raise UsageError(f"--teacher_confidence {script_args.teacher_confidence}: expected a probability in (0, 1]")
+    if script_args.self_training_rounds < 1:
+        raise UsageError(f"--self_training_rounds {script_args.self_training_rounds}: expected at least 1")
+    if script_args.teacher_model is not None:
+        check_model_source(script_args.teacher_model, option="--teacher_model")
 
 
 def read_config_file(path: Path, parser: HfArgumentParser) -> dict:

@@ -1,6 +1,7 @@
 # Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
 """What a run writes into its output folder besides results.json/.md/.png (run_results.py): the folder checked (or
-cleaned, with --overwrite_output_dir) first; then the prediction files, projection's files and the model card."""
+cleaned, with --overwrite_output_dir) first; then the prediction files, projection's and self-training's files and
+the model card."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ OWNED_OUTPUTS = (
     "results.png",
     "predictions_*.jsonl",
     "projected_*.jsonl",
+    "teacher_*.jsonl",
+    "teacher-*",
     "*_results.json",
     "trainer_state.json",
     "training_args.bin",
@@ -118,6 +121,13 @@ def write_projected_files(output_dir: Path, records: dict[str, list[dict]]) -> N
     """`projected_<lang>.jsonl`: what the projection alignment trained on, per pair (projection.projected_records)."""
     for language, language_records in records.items():
         write_predictions(output_dir / f"projected_{language}.jsonl", language_records)
+
+
+def write_teacher_files(output_dir: Path, records: dict[str, list[dict]]) -> None:
+    """`teacher_<lang>.jsonl`: the labels each self-training teacher gave the translations, per round and pair
+    (self_training.teacher_records)."""
+    for language, language_records in records.items():
+        write_predictions(output_dir / f"teacher_{language}.jsonl", language_records)
 
 
 def write_model_card(

@@ -33,6 +33,7 @@ _OPTIONAL_FIELDS = (
     "source_scores",
     "models",
     "projection",
+    "self_training",
     "learning_rate",
     "head_learning_rate",
     "frozen",
@@ -73,6 +74,7 @@ class RunResults:
     # {"intents": {intent: examples}, "slot_types": {slot type: entities}} in the training data.
     training_labels: dict[str, dict[str, int]] = field(default_factory=dict)
     lora: dict | None = None  # a LoRA run's adapter settings and trained parameter count (run_xnlu.lora_settings)
+    self_training: dict | None = None  # the teacher, filter and rounds, and what each round's filter kept
     # Data the scores could not count as the model sees it.
     unknown_labels: dict[str, dict] = field(default_factory=dict)
     skipped_examples: dict[str, int] = field(default_factory=dict)
@@ -94,6 +96,9 @@ class RunResults:
             text = "Target Language"
         else:
             text = "zero-shot"
+        if self.self_training:
+            rounds = self.self_training["rounds"]
+            text += f", self-training ({self.self_training['filter']} filter, {rounds} round{'s' * (rounds > 1)})"
         return text + (", one model per target language" if self.one_model_per_language else "")
 
     # ---- results.json ---------------------------------------------------------------------------------------------
@@ -172,6 +177,7 @@ class RunResults:
             training_examples=_by_model(models, "training_examples"),
             unknown_labels=_by_model(models, "unknown_labels"),
             projection=first.projection,
+            self_training=first.self_training,
         )
 
 

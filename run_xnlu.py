@@ -53,9 +53,11 @@ from run_outputs import (
     write_model_card,
     write_predictions_files,
     write_projected_files,
+    write_teacher_files,
 )
 from run_peft import lora_settings, save_and_merge_adapter, with_lora_adapter
 from run_results import RESULTS_FILE, RunResults, results_table
+from self_training import SelfTraining, train_with_teacher
 from trainer_crossaligner import CrossAlignerTrainer
 from xnlu_evaluation import Evaluation, default_mean_over
 
@@ -134,6 +136,36 @@ def frozen_parameters(script_args: ScriptArguments) -> str:
     return "the word embeddings" if script_args.freeze_word_embeddings else "nothing"
 
 
+def load_teacher(
+    path: str, corpus: data.XNLUCorpus, script_args: ScriptArguments, plan: RunPlan
+) -> XLMRobertaForJointXNLU:
+    """--teacher_model: a trained joint model with the labels of the training data; in the folder of a run of one
+    model per target language, that language's model."""
+    folder, targets = Path(path), plan.targets
+    # A run of one model per target language lists its models' folders.
+    if (folder / RESULTS_FILE).is_file() and (models := RunResults.load(folder).models):
+        if len(targets) != 1 or targets[0] not in models:
+            raise UsageError(
+                f"--teacher_model {path}: one model per target language ({', '.join(models)}); it teaches a run of "
+                f"one model per target language among them, not {', '.join(targets)}"
+            )
+        path = str(folder / models[targets[0]])
+    if not is_joint_model(path):
+        raise UsageError(
+            f"--teacher_model {path}: not a trained joint model (no config of model_type "
+            f"'{XLMRobertaJointXNLUConfig.model_type}')"
+        )
+    return load_model(path, corpus, script_args, plan.train_languages)
+
+
+def self_training_settings(script_args: ScriptArguments) -> SelfTraining:
+    return SelfTraining(
+        filter=script_args.teacher_filter,
+        min_confidence=script_args.teacher_confidence,
+        rounds=script_args.self_training_rounds,
+    )
+
+
 def load_trained_model(path: str) -> XLMRobertaForJointXNLU:
     if not is_joint_model(path):
         raise ValueError(
@@ -210,14 +242,25 @@ def run_model(
     trainer = CrossAlignerTrainer(
         model=model, args=training_args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer
     )
+    self_trained = None
     if training_args.do_train:
         log_training_plan(train, plan, script_args, training_args)
-        checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
-        if resume == "last" and checkpoint is None:
-            raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
-        train_result = trainer.train(resume_from_checkpoint=checkpoint)
-        if script_args.use_peft:
-            save_and_merge_adapter(trainer, output_dir)
+        if script_args.self_training:
+            teacher = script_args.teacher_model
+            self_trained = train_with_teacher(
+                trainer,
+                lambda: load_model(encoder_path, corpus, script_args, plan.train_languages),
+                self_training_settings(script_args),
+                teacher=None if teacher is None else load_teacher(teacher, corpus, script_args, plan),
+            )
+            trainer, train_result = self_trained.student, self_trained.train_output
+        else:
+            checkpoint = get_last_checkpoint(output_dir) if resume == "last" and output_dir.is_dir() else resume
+            if resume == "last" and checkpoint is None:
+                raise FileNotFoundError(f"--resume_from_checkpoint: no checkpoint-* folder in {output_dir}")
+            train_result = trainer.train(resume_from_checkpoint=checkpoint)
+            if script_args.use_peft:
+                save_and_merge_adapter(trainer, output_dir)
         trainer.save_model()
         trainer.save_metrics("train", train_result.metrics)
         trainer.save_state()
@@ -245,6 +288,9 @@ def run_model(
         training_args,
         lora,
     )
+    if self_trained is not None:
+        first_teacher = script_args.teacher_model or f"trained with {' + '.join(training_args.alignment)}"
+        results.self_training = self_trained.summary(self_training_settings(script_args), first_teacher)
     if trainer.is_world_process_zero():
         output_dir.mkdir(parents=True, exist_ok=True)
         results.save(output_dir)
@@ -252,7 +298,9 @@ def run_model(
             trainer.save_metrics(PREFIXES[name], evaluation.flat_metrics(PREFIXES[name]))
         if split is not None:
             write_predictions_files(output_dir, evaluations[split], scoring[split])
-        if training_args.do_train and "projection" in results.alignment:
+        if self_trained is not None:
+            write_teacher_files(output_dir, self_trained.records)
+        elif training_args.do_train and "projection" in results.alignment:
             write_projected_files(output_dir, trainer.projected_records())
         if training_args.do_train:
             examples = card_examples(results, scoring.get(split, {}), train)
@@ -431,7 +479,11 @@ def run_per_language(
             output_dir=str(folder),
             hub_model_id=f"{training_args.hub_model_id}-{language}" if training_args.hub_model_id else None,
         )
-        language_resume = resume if resume == "last" and folder.is_dir() and get_last_checkpoint(folder) else None
+        # A self-training model's checkpoints are its teachers' and its own: an unfinished language starts again.
+        resumable = (
+            resume == "last" and folder.is_dir() and get_last_checkpoint(folder) and not script_args.self_training
+        )
+        language_resume = resume if resumable else None
         models[language] = run_model(script_args, language_args, [language], language_resume)
         if push and training_args.should_save:
             publish_run(folder, language_args, script_args, models[language])

@@ -340,7 +340,8 @@ class CrossAlignerTrainer(Trainer):
             attention_mask=attention_mask,
             intent_labels=torch.cat([inputs["intent_labels"], torch.full_like(inputs["intent_labels"], IGNORE_INDEX)]),
             slot_labels=both(inputs["slot_labels"], torch.full_like(translation_ids, IGNORE_INDEX), IGNORE_INDEX),
-            output_hidden_states="projection" in self.args.alignment,
+            # Hidden states align the words of a projection made now, not of a fixed one (projected_slot_labels).
+            output_hidden_states="projection" in self.args.alignment and "projected_slot_labels" not in inputs,
         )
         return PairOutputs(outputs=outputs, batch_size=english_ids.shape[0])
 
@@ -356,7 +357,9 @@ class CrossAlignerTrainer(Trainer):
         if name == "contrastive":
             return contrastive_loss(outputs.pooled_output[english], outputs.pooled_output[translation])
         if name == "translate_intent":
-            return translate_intent_loss(outputs.intent_logits[translation], inputs["intent_labels"])
+            # A teacher's intents for the translations (self_training.py), else the English example's.
+            labels = inputs.get("teacher_intent_labels", inputs["intent_labels"])
+            return translate_intent_loss(outputs.intent_logits[translation], labels)
         if name == "projection":
             labels = inputs.get("projected_slot_labels")
             if labels is None:  # refreshed: aligned with the model being trained, now

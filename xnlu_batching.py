@@ -31,7 +31,11 @@ _TRANSLATION_TOKEN_COLUMNS = {
     "translation_attention_mask": 0,
     "projected_slot_labels": IGNORE_INDEX,
 }
-_EXAMPLE_COLUMNS = {"intent_labels": torch.long, "crossaligner_targets": torch.float}
+_EXAMPLE_COLUMNS = {
+    "intent_labels": torch.long,
+    "teacher_intent_labels": torch.long,
+    "crossaligner_targets": torch.float,
+}
 # Per-word and per-unit token indices of the pairs (what projection aligns), padded with -1.
 _INDEX_COLUMNS = ("word_token_index", "translation_unit_heads")
 

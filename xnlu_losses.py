@@ -41,7 +41,10 @@ def contrastive_loss(english_pooled: torch.Tensor, translation_pooled: torch.Ten
 
 
 def translate_intent_loss(translation_intent_logits: torch.Tensor, intent_labels: torch.Tensor) -> torch.Tensor:
-    """Translate-Intent (Algorithm 3): intent cross-entropy of the IC head on the translation, English labels."""
+    """Translate-Intent (Algorithm 3): intent cross-entropy of the IC head on the translation, English labels (or a
+    teacher's; -100: none, and 0, still attached to the graph, when a batch has none)."""
+    if not (intent_labels != IGNORE_INDEX).any():
+        return translation_intent_logits.sum() * 0.0
     return F.cross_entropy(translation_intent_logits, intent_labels, ignore_index=IGNORE_INDEX)
 
 

@@ -59,6 +59,7 @@ class Method:
     args: tuple[str, ...]  # run_xnlu.py options that make the method
     # Paper, Table 5 (MTOD, XLM-R large): (accuracy, F1) for es, th and their MEAN, in percent; None beyond the paper.
     paper: dict[str, tuple[float, float]] | None = None
+    teacher: str | None = None  # self-training: the method whose models (the same seed's) label the translations
 
 
 # Single alignments have weight 1 (run_xnlu.py's default for one loss), as in the paper's Algorithms 1-3; 1+1 and CoV
@@ -158,8 +159,42 @@ PROJECTION_METHODS = (
         ("--alignment", "projection", "--projection_filter", "none", *PER_LANGUAGE),
     ),
 )
+# Beyond the paper: self-training (self_training.py): the Projection + XeroAlignIO models of the same seed label the
+# translations; a student per language trains on the labels each filter keeps (and on two rounds of agreement).
+SELF_TRAINING = ("--alignment", "projection", "xeroalign", "--self_training", "true", *PER_LANGUAGE)
+SELF_TRAINING_METHODS = (
+    Method(
+        "self_training_agreement",
+        "Self-training, agreement",
+        "ST agree",
+        (*SELF_TRAINING, "--teacher_filter", "agreement"),
+        teacher="projection_xeroalign",
+    ),
+    Method(
+        "self_training_confidence",
+        "Self-training, confidence 0.9",
+        "ST conf.",
+        (*SELF_TRAINING, "--teacher_filter", "confidence", "--teacher_confidence", "0.9"),
+        teacher="projection_xeroalign",
+    ),
+    Method(
+        "self_training_unfiltered",
+        "Self-training, no filter",
+        "ST all",
+        (*SELF_TRAINING, "--teacher_filter", "none"),
+        teacher="projection_xeroalign",
+    ),
+    Method(
+        "self_training_agreement_2_rounds",
+        "Self-training, agreement, 2 rounds",
+        "ST agree x2",
+        (*SELF_TRAINING, "--teacher_filter", "agreement", "--self_training_rounds", "2"),
+        teacher="projection_xeroalign",
+    ),
+)
+BEYOND_PAPER_METHODS = (*PROJECTION_METHODS, *SELF_TRAINING_METHODS)
 PAPER_METHODS = METHODS
-METHODS = (*PAPER_METHODS, *PROJECTION_METHODS)
+METHODS = (*PAPER_METHODS, *BEYOND_PAPER_METHODS)
 METHODS_BY_NAME = {method.name: method for method in METHODS}
 STRONGEST_PAPER_METHOD = "xeroalign_crossaligner_cov"
 ALIGNED = tuple(m.name for m in METHODS if m.name not in (BASELINE, "target_language"))
@@ -178,7 +213,8 @@ def parse_arguments(argv: list[str] | None) -> tuple[argparse.Namespace, list[st
         nargs="+",
         choices=list(METHODS_BY_NAME),
         default=[method.name for method in PAPER_METHODS],
-        help="default: the paper's eight; the projection methods (beyond the paper) on request",
+        help="default: the paper's eight; the projection and self-training methods (beyond the paper) on request "
+        "(a self-training method runs its teacher method first)",
     )
     parser.add_argument("--target_languages", nargs="+", default=list(TARGET_LANGUAGES))
     parser.add_argument(
@@ -251,7 +287,19 @@ def method_command(method: Method, args: argparse.Namespace, extra: list[str]) -
     for option in ("max_train_samples", "max_predict_samples"):
         if getattr(args, option) is not None:
             command += [f"--{option}", str(getattr(args, option))]
+    if method.teacher:
+        command += ["--teacher_model", str(Path(args.output_dir).resolve() / method.teacher)]
     return command + list(method.args) + extra
+
+
+def with_teachers(methods: list[Method]) -> list[Method]:
+    """`methods` in order, each self-training method's teacher method added before it where missing."""
+    ordered: list[Method] = []
+    for method in methods:
+        for needed in ([METHODS_BY_NAME[method.teacher]] if method.teacher else []) + [method]:
+            if needed not in ordered:
+                ordered.append(needed)
+    return ordered
 
 
 def _resume_options(run_dir: Path) -> list[str]:
@@ -294,7 +342,7 @@ def run_suite(argv: list[str] | None = None) -> dict:
     """Run the missing methods (of every seed, with --seeds); returns runs.json's content (the last seed's)."""
     args, extra = parse_arguments(argv)
     output_dir = Path(args.output_dir).resolve()
-    methods = [METHODS_BY_NAME[name] for name in args.methods]
+    methods = with_teachers([METHODS_BY_NAME[name] for name in args.methods])
     suite_command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
     if not args.seeds:
         return run_methods(methods, args, extra, output_dir, suite_command)
@@ -478,7 +526,7 @@ def expectation_checks(output_dir: Path, languages=TARGET_LANGUAGES) -> str:
                 f"MEAN intent accuracy ({gain:+.1f})"
             )
     target, strongest = means.get("target_language"), means.get(STRONGEST_PAPER_METHOD)
-    for method in PROJECTION_METHODS:
+    for method in BEYOND_PAPER_METHODS:
         if method.name in means and target and strongest:
             mean = means[method.name]
             closed = (mean["slot_f1"] - base["slot_f1"]) / (target["slot_f1"] - base["slot_f1"])
@@ -518,7 +566,7 @@ def write_comparison(output_dir: Path, languages=TARGET_LANGUAGES) -> None:
             comparisons = compare_suite(output_dir, BASELINE, list(languages), test)
             titled = {m.title: comparisons[m.name] for m in finished if m.name in comparisons}  # the paper's order
             sections.append((f"{title} against Zero-Shot", table(titled, "Zero-Shot")))
-    beyond = [m for m in finished if m in PROJECTION_METHODS]
+    beyond = [m for m in finished if m in BEYOND_PAPER_METHODS]
     if beyond and any(m.name == STRONGEST_PAPER_METHOD for m in finished):
         strongest = METHODS_BY_NAME[STRONGEST_PAPER_METHOD]
         for test, (title, table) in tables.items():

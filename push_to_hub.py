@@ -7,8 +7,9 @@
 
 The token comes from `--token`, else `HF_TOKEN`, else the one saved by `hf auth login`; `HF_ENDPOINT` selects
 another Hub. Only the top-level files a user of the model needs, plus the run's results, are uploaded
-(`UPLOADED_FILES`); checkpoint-* folders, training_args.bin (a pickle) and any other file stay local. Files already
-in the repo are replaced or kept, never deleted. The output directory itself is only read.
+(`UPLOADED_FILES`), and the `onnx/` folder of export_onnx.py when there is one; checkpoint-* folders,
+training_args.bin (a pickle) and any other file stay local. Files already in the repo are replaced or kept, never
+deleted. The output directory itself is only read.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ UPLOADED_FILES = (
     "*_results.json",
     "trainer_state.json",
 )
+# Folders uploaded with the files in them: the ONNX Runtime graphs export_onnx.py writes.
+UPLOADED_FOLDERS = ("onnx",)
 TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model")
 DEFAULT_COMMIT_MESSAGE = "Upload CrossAligner XNLU model"
 
@@ -106,6 +109,11 @@ def select_files(output_dir: str | Path) -> tuple[list[str], list[str]]:
     uploaded, skipped = [], []
     for entry in sorted(output_dir.iterdir()):
         name = entry.name
+        if entry.is_dir() and not entry.is_symlink() and name in UPLOADED_FOLDERS:
+            # Hidden files are an export still being written.
+            files = [f for f in sorted(entry.iterdir()) if f.is_file() and not f.is_symlink() and f.name[0] != "."]
+            uploaded.extend(f"{name}/{file.name}" for file in files)
+            continue
         if (
             entry.is_file()
             and not entry.is_symlink()
@@ -218,6 +226,7 @@ def _stage_upload(staging: Path, output_dir: Path, uploaded: list[str], card: st
     for name in uploaded:
         if name == "README.md":
             continue
+        (staging / name).parent.mkdir(exist_ok=True)
         try:
             (staging / name).symlink_to((output_dir / name).absolute())
         except OSError:  # no right to make links (Windows without developer mode): a copy, in the temporary folder
@@ -232,7 +241,8 @@ def _upload_staged(
     if create_pr:
         # upload_folder opens a draft pull request, and only against main; the Hub's create_pr opens one that can be
         # merged, against `revision`.
-        operations = [CommitOperationAdd(path.name, path) for path in sorted(staging.iterdir())]
+        files = [path for path in sorted(staging.rglob("*")) if path.is_file()]
+        operations = [CommitOperationAdd(path.relative_to(staging).as_posix(), path) for path in files]
         return api.create_commit(repo_id, operations, commit_message=commit_message, revision=revision, create_pr=True)
     # One commit: upload_folder commits in parts only past 256 files or 100 MB of non-LFS files.
     return api.upload_folder(repo_id=repo_id, folder_path=staging, commit_message=commit_message, revision=revision)

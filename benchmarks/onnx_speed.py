@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import transformers
 from transformers import AutoTokenizer
+from transformers.trainer_callback import PrinterCallback
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -142,6 +143,7 @@ def score_backends(model_dir: Path, data_dir: Path, threads: int) -> dict[str, d
             trainer = CrossAlignerTrainer(
                 model=load_backend(model_dir, runtime, threads), args=args, processing_class=tokenizer
             )
+            trainer.remove_callback(PrinterCallback)  # the scores are in the table
             evaluation = trainer.evaluate_languages(test_sets, mean_over=list(SCORED_LANGUAGES))
             scores[name] = evaluation.scores
     return scores

@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,9 +184,13 @@ def quantize_int8(model_path: Path, quantized_path: Path, keep_fp32: tuple[str, 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     nodes = onnx.load(str(model_path), load_external_data=False).graph.node
-    # torch's exporter records the modules each node was made in (`model.` is `_InferenceOutputs`' attribute).
+    # torch's exporter records the modules each node was made in (`model.` is `_InferenceOutputs`' attribute); nodes
+    # its optimiser rewrote (Gemm) lose that record but still read their module's weights by name.
     scopes = {module: f"model.{module}" for module in keep_fp32}
-    in_module = {module: [n.name for n in nodes if scope in _name_scopes(n)] for module, scope in scopes.items()}
+    in_module = {
+        module: [n.name for n in nodes if scope in _name_scopes(n) or any(i.startswith(f"{scope}.") for i in n.input)]
+        for module, scope in scopes.items()
+    }
     unknown = [module for module, names in in_module.items() if not names]
     if unknown:
         raise ValueError(f"keep_fp32: no module {unknown} in the graph (expected e.g. roberta.embeddings)")
@@ -241,9 +244,8 @@ def compare_with_pytorch(model: XLMRobertaForJointXNLU, tokenizer, model_dir: Pa
 def _replaced_atomically(path: Path) -> Iterator[Path]:
     """A temporary path beside `path` to write to; it replaces `path` only when the block succeeds, so that a failed
     export never leaves a half-written graph (nor removes the previous one)."""
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    temporary = Path(name)
+    # Named, not mkstemp'd: the writer creates it with the usual permissions (mkstemp's are owner-only).
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield temporary
         os.replace(temporary, path)

@@ -8,6 +8,7 @@ trust_remote_code=True)` work in a process that cannot import the project.
 Contents:
 - the IO/BIO label helpers (training uses IO tags; data and scores use BIO);
 - `XLMRobertaJointXNLUConfig` and `XLMRobertaForJointXNLU` (XLM-R encoder + intent, slot and CrossAligner heads);
+- `OnnxRuntimeJointXNLU`: the model exported by export_onnx.py, run by ONNX Runtime (imported only when used);
 - `XNLUPipeline`, registered as the `xnlu` pipeline task.
 
 Method: "CrossAligner & Co: Zero-Shot Transfer Methods for Task-Oriented Cross-lingual Natural Language
@@ -37,7 +38,7 @@ from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaModel
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import ChunkPipeline
 from transformers.pipelines.token_classification import AggregationStrategy
-from transformers.utils import logging
+from transformers.utils import cached_file, logging
 
 logger = logging.get_logger(__name__)
 
@@ -328,13 +329,7 @@ class XLMRobertaForJointXNLU(XLMRobertaPreTrainedModel):
         intent_logits = self.intent_classifier(self.dropout(pooled_output))
         slot_logits = self.slot_classifier(self.dropout(encoded.last_hidden_state))
 
-        intent_loss = slot_loss = loss = None
-        if intent_labels is not None:
-            intent_loss = _cross_entropy(intent_logits, intent_labels)
-        if slot_labels is not None:
-            slot_loss = _cross_entropy(slot_logits.reshape(-1, self.num_slot_labels), slot_labels.reshape(-1))
-        if intent_loss is not None and slot_loss is not None:
-            loss = intent_loss + slot_loss
+        intent_loss, slot_loss, loss = _joint_losses(intent_logits, slot_logits, intent_labels, slot_labels)
         return JointXNLUOutput(
             loss=loss,
             intent_loss=intent_loss,
@@ -355,6 +350,22 @@ def _check_label_range(name: str, labels: torch.Tensor, num_classes: int) -> Non
             f"{name} has values {sorted(set(labels[invalid].tolist()))[:5]} outside the label set "
             f"(expected 0..{num_classes - 1}, or {IGNORE_INDEX} to ignore)"
         )
+
+
+def _joint_losses(
+    intent_logits: torch.Tensor,
+    slot_logits: torch.Tensor,
+    intent_labels: torch.Tensor | None,
+    slot_labels: torch.Tensor | None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """(intent_loss, slot_loss, loss): each head's cross-entropy where its labels are given, and their sum when both
+    are (the PyTorch model and the ONNX Runtime one compute the same)."""
+    intent_loss = None if intent_labels is None else _cross_entropy(intent_logits, intent_labels)
+    slot_loss = None
+    if slot_labels is not None:
+        slot_loss = _cross_entropy(slot_logits.reshape(-1, slot_logits.shape[-1]), slot_labels.reshape(-1))
+    loss = intent_loss + slot_loss if intent_loss is not None and slot_loss is not None else None
+    return intent_loss, slot_loss, loss
 
 
 def _cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -402,6 +413,101 @@ class XLMRobertaJointXNLUForSequenceClassification(XLMRobertaForJointXNLU):
             logits=outputs.intent_logits,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# ONNX Runtime
+# --------------------------------------------------------------------------------------------------------------------
+
+# The graph of each ONNX runtime in a model folder or Hub repo, as export_onnx.py writes them (the `onnx/` layout
+# that optimum and transformers.js read).
+ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quantized.onnx"}
+RUNTIMES = ("torch", *ONNX_FILES)
+ONNX_INPUT_NAMES = ("input_ids", "attention_mask")
+ONNX_OUTPUT_NAMES = ("intent_logits", "slot_logits")
+
+
+class OnnxRuntimeJointXNLU(nn.Module):
+    """The exported graph of a joint model (export_onnx.py) run by ONNX Runtime on the CPU, called as
+    `XLMRobertaForJointXNLU` is for inference: intent and slot logits as torch tensors, and with `intent_labels` /
+    `slot_labels` the same losses. The graph has no CrossAligner logits or hidden states (training only).
+
+    An `nn.Module` without parameters, so that the `xnlu` pipeline's `_forward` and `Trainer`'s prediction loop run it
+    where they run the PyTorch model: tokenization, padding and post-processing stay theirs.
+
+    Args:
+        session: an `onnxruntime.InferenceSession` of the graph (inputs `input_ids`, `attention_mask`; outputs
+            `intent_logits`, `slot_logits`).
+        config: the model's configuration (labels, `max_seq_length`).
+    """
+
+    main_input_name = "input_ids"
+
+    def __init__(self, session, config: XLMRobertaJointXNLUConfig):
+        super().__init__()
+        self.session = session
+        self.config = config
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_name_or_path: str,
+        runtime: str = "onnx",
+        config: XLMRobertaJointXNLUConfig | None = None,
+        num_threads: int | None = None,
+        **hub_kwargs,
+    ) -> OnnxRuntimeJointXNLU:
+        """Load `onnx/model.onnx` (`runtime="onnx"`) or `onnx/model_quantized.onnx` (`"onnx-int8"`) of a model folder
+        or Hub repo (`hub_kwargs`: `revision`, `token`, `cache_dir`, ... as `from_pretrained` takes them).
+        `num_threads`: ONNX Runtime's intra-op threads (default: as many as PyTorch uses, `torch.get_num_threads()`)."""
+        if runtime not in ONNX_FILES:
+            raise ValueError(f"runtime must be one of {list(RUNTIMES)}, got {runtime!r}")
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ImportError(
+                f"runtime={runtime!r} needs ONNX Runtime: pip install onnxruntime (or the project's onnx extra)"
+            ) from None
+        path = cached_file(
+            model_name_or_path, ONNX_FILES[runtime], _raise_exceptions_for_missing_entries=False, **hub_kwargs
+        )
+        if path is None:
+            quantize = " --quantize" if runtime == "onnx-int8" else ""
+            raise FileNotFoundError(
+                f"{model_name_or_path} has no {ONNX_FILES[runtime]} (needed by runtime={runtime!r}): export it with "
+                f"`python export_onnx.py {model_name_or_path}{quantize}`"
+            )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = num_threads or torch.get_num_threads()
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        if config is None:
+            config = XLMRobertaJointXNLUConfig.from_pretrained(model_name_or_path, **hub_kwargs)
+        return cls(session, config)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        intent_labels: torch.Tensor | None = None,
+        slot_labels: torch.Tensor | None = None,
+    ) -> JointXNLUOutput:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        feeds = {
+            name: tensor.detach().cpu().to(torch.int64).numpy()
+            for name, tensor in zip(ONNX_INPUT_NAMES, (input_ids, attention_mask))
+        }
+        intent_logits, slot_logits = (
+            torch.from_numpy(array).to(input_ids.device) for array in self.session.run(list(ONNX_OUTPUT_NAMES), feeds)
+        )
+        intent_loss, slot_loss, loss = _joint_losses(intent_logits, slot_logits, intent_labels, slot_labels)
+        return JointXNLUOutput(
+            loss=loss,
+            intent_loss=intent_loss,
+            slot_loss=slot_loss,
+            intent_logits=intent_logits,
+            slot_logits=slot_logits,
         )
 
 
@@ -507,7 +613,27 @@ class XNLUPipeline(ChunkPipeline):
             text is truncated, with a warning, and its slots cover only the part read.
         top_k (`int` or `None`, defaults to 1): with `k` (or `None`: all), also `"intents"`, the `k` most probable
             intents as `[{"intent", "score"}, ...]`.
+        runtime (`str`, defaults to `"torch"`, at creation only): `"onnx"` (or `"onnx-int8"`) runs the model's
+            exported graph `onnx/model.onnx` (or `onnx/model_quantized.onnx`, see export_onnx.py) on ONNX Runtime
+            instead of PyTorch, with the same pre- and post-processing.
     """
+
+    def __init__(self, *args, runtime: str = "torch", **kwargs):
+        super().__init__(*args, **kwargs)
+        if runtime not in RUNTIMES:
+            raise ValueError(f"xnlu pipeline: runtime must be one of {list(RUNTIMES)}, got {runtime!r}")
+        self.runtime_model = self.model
+        if runtime != "torch":
+            if not self.model.name_or_path:
+                raise ValueError(
+                    f"xnlu pipeline: runtime={runtime!r} reads the model's {ONNX_FILES[runtime]}: pass the model as "
+                    "a folder or Hub id, or one loaded with from_pretrained"
+                )
+            # The ONNX file of the same Hub commit as the loaded weights (None for a local folder).
+            revision = getattr(self.model.config, "_commit_hash", None)
+            self.runtime_model = OnnxRuntimeJointXNLU.from_pretrained(
+                self.model.name_or_path, runtime, config=self.model.config, revision=revision
+            )
 
     def _sanitize_parameters(
         self,
@@ -630,7 +756,7 @@ class XNLUPipeline(ChunkPipeline):
         return _Utterance(text, offsets, units, unit_indices), encoding["input_ids"]
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
-        outputs = self.model(input_ids=model_inputs["input_ids"], attention_mask=model_inputs["attention_mask"])
+        outputs = self.runtime_model(input_ids=model_inputs["input_ids"], attention_mask=model_inputs["attention_mask"])
         # Probabilities: windows are merged by them; the attention mask, passed on, tells the padding apart.
         return {
             "intent_probs": outputs.intent_logits.softmax(-1),

@@ -7,9 +7,10 @@
 
 The token comes from `--token`, else `HF_TOKEN`, else the one saved by `hf auth login`; `HF_ENDPOINT` selects
 another Hub. Only the top-level files a user of the model needs, plus the run's results, are uploaded
-(`UPLOADED_FILES`), with the TensorBoard logs in runs/ and a LoRA run's adapter in adapter/ (`UPLOADED_FOLDERS`);
-checkpoint-* folders, training_args.bin (a pickle) and any other file stay local. Files already in the repo are
-replaced or kept, never deleted. The output directory itself is only read.
+(`UPLOADED_FILES`), with the TensorBoard logs in runs/, a LoRA run's adapter in adapter/ and the ONNX Runtime graphs
+of export_onnx.py in onnx/ when there are some (`UPLOADED_FOLDERS`); checkpoint-* folders, training_args.bin (a
+pickle) and any other file stay local. Files already in the repo are replaced or kept, never deleted. The output
+directory itself is only read.
 """
 
 from __future__ import annotations
@@ -57,11 +58,15 @@ UPLOADED_FILES = (
     "trainer_state.json",
 )
 # Folders whose files (any depth) are uploaded when their names match: TensorBoard's event files of `--report_to
-# tensorboard` (Trainer's own push uploads them too), and a LoRA run's adapter on its own (PEFT's generic README.md
-# beside it is left out: the model card is the top-level one).
+# tensorboard` (Trainer's own push uploads them too), a LoRA run's adapter on its own (PEFT's generic README.md
+# beside it is left out: the model card is the top-level one), and the ONNX Runtime graphs export_onnx.py writes.
 LOGS_DIR = "runs"
 ADAPTER_DIR = "adapter"
-UPLOADED_FOLDERS = {LOGS_DIR: ("*",), ADAPTER_DIR: ("adapter_config.json", "adapter_model.safetensors")}
+UPLOADED_FOLDERS = {
+    LOGS_DIR: ("*",),
+    ADAPTER_DIR: ("adapter_config.json", "adapter_model.safetensors"),
+    "onnx": ("model.onnx", "model_quantized.onnx"),  # not the hidden name of an export being written
+}
 TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model")
 DEFAULT_COMMIT_MESSAGE = "Upload CrossAligner XNLU model"
 

@@ -26,6 +26,7 @@ from transformers.utils import is_peft_available
 
 import data
 from crossaligner_config import ALIGNMENTS, CrossAlignerTrainingArguments, UnknownAlignmentError, parse_alignment
+from modeling_crossaligner import RUNTIMES
 from run_device import choose_precision
 from self_training import FILTERS as TEACHER_FILTERS
 
@@ -153,6 +154,15 @@ class ScriptArguments:
         },
     )
     max_seq_length: int = field(default=64, metadata={"help": "Tokens per utterance (and the CrossAligner layout)."})
+    runtime: str = field(
+        default="torch",
+        metadata={
+            "help": "What runs a trained model to score it (--do_eval/--do_predict without --do_train): PyTorch "
+            "('torch'), or ONNX Runtime on the graph export_onnx.py wrote into the model folder: 'onnx' "
+            "(onnx/model.onnx) or 'onnx-int8' (onnx/model_quantized.onnx); ONNX Runtime needs the onnx extra.",
+            "choices": list(RUNTIMES),
+        },
+    )
     freeze_word_embeddings: bool | None = field(
         default=None,
         metadata={
@@ -322,6 +332,7 @@ HELP_GROUPS = {
     "model": (
         "model_name_or_path",
         "max_seq_length",
+        "runtime",
         "learning_rate",
         "head_learning_rate",
         "freeze_word_embeddings",
@@ -451,6 +462,11 @@ def parse_arguments(argv: list[str]) -> tuple[ScriptArguments, CrossAlignerTrain
     if script_args.use_peft and script_args.self_training:
         raise UsageError("--self_training with --use_peft is not supported: its teachers and students train in full")
     check_hub_arguments(training_args)
+    if script_args.runtime != "torch" and training_args.do_train:
+        raise UsageError(
+            f"--runtime {script_args.runtime} scores an exported model: train with the default --runtime torch, "
+            "export with export_onnx.py, then score with --do_predict and/or --do_eval"
+        )
     check_self_training(script_args, training_args, given)
     return script_args, training_args
 

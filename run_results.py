@@ -40,6 +40,7 @@ _OPTIONAL_FIELDS = (
     "epochs",
     "training_labels",
     "lora",
+    "runtime",
 )
 
 
@@ -81,6 +82,8 @@ class RunResults:
     # One model per target language: each model's source-language scores, and the folder of each model.
     source_scores: dict[str, dict] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
+    # Scored on ONNX Runtime (run_xnlu.py --runtime onnx / onnx-int8); None: by PyTorch.
+    runtime: str | None = None
 
     @property
     def protocol(self) -> str:
@@ -89,7 +92,7 @@ class RunResults:
     def describe(self) -> str:
         """The method in a few words: "crossaligner", "zero-shot, one model per target language", ..."""
         if not self.trained:
-            return f"{self.model_name_or_path}, no training"
+            return f"{self.model_name_or_path}, no training" + (f", on {self.runtime}" if self.runtime else "")
         if self.alignment:
             text = " + ".join(self.alignment) + (f", {self.weighting}" if len(self.alignment) > 1 else "")
         elif any(language != "en" for language in self.train_languages):

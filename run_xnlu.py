@@ -42,7 +42,12 @@ from transformers.trainer_utils import get_last_checkpoint
 import data
 from crossaligner_config import CrossAlignerTrainingArguments
 from data.encoding import unseen_labels
-from modeling_crossaligner import XLMRobertaForJointXNLU, XLMRobertaJointXNLUConfig, tags_to_spans
+from modeling_crossaligner import (
+    OnnxRuntimeJointXNLU,
+    XLMRobertaForJointXNLU,
+    XLMRobertaJointXNLUConfig,
+    tags_to_spans,
+)
 from push_to_hub import check_publish_arguments, publish
 from run_arguments import EMBEDDED_ENCODER, TARGET, ScriptArguments, UsageError, parse_arguments
 from run_data import RunPlan, build_training_set, first, make_plan, scoring_sets, target_languages
@@ -65,6 +70,8 @@ logger = logging.getLogger("run_xnlu")
 
 # The metric prefix of each split, as transformers' scripts name them (eval_results.json, predict_results.json).
 PREFIXES = {"dev": "eval", "test": "predict"}
+# What each ONNX runtime's graph computes in (PyTorch's precision is the run's).
+ONNX_PRECISIONS = {"onnx": "fp32", "onnx-int8": "int8"}
 
 # --------------------------------------------------------------------------------------------------------------------
 # Model
@@ -166,13 +173,20 @@ def self_training_settings(script_args: ScriptArguments) -> SelfTraining:
     )
 
 
-def load_trained_model(path: str) -> XLMRobertaForJointXNLU:
+def load_trained_model(path: str, runtime: str = "torch") -> XLMRobertaForJointXNLU | OnnxRuntimeJointXNLU:
+    """The trained model to score, in PyTorch or (`runtime` onnx / onnx-int8) its exported graph on ONNX Runtime,
+    which the Trainer's prediction loop calls as it calls the PyTorch model."""
     if not is_joint_model(path):
         raise ValueError(
             f"--do_train is off, so --model_name_or_path must be a trained joint model; {path} is not "
             "one (no config of model_type 'xlm-roberta-joint-xnlu')"
         )
-    return XLMRobertaForJointXNLU.from_pretrained(path)
+    if runtime == "torch":
+        return XLMRobertaForJointXNLU.from_pretrained(path)
+    try:
+        return OnnxRuntimeJointXNLU.from_pretrained(path, runtime)
+    except (FileNotFoundError, ImportError) as error:
+        raise UsageError(f"--runtime {runtime}: {error}") from None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -205,7 +219,7 @@ def run_model(
             model = load_model(encoder_path, corpus, script_args, plan.train_languages)
         else:
             encoder_path = script_args.model_name_or_path
-            model = load_trained_model(encoder_path)
+            model = load_trained_model(encoder_path, script_args.runtime)
         tokenizer = AutoTokenizer.from_pretrained(encoder_path)
         encode = dict(
             tokenizer=tokenizer,
@@ -354,13 +368,16 @@ def build_results(
         one_model_per_language=False,
         split=split,
         gold_scheme=script_args.gold_scheme,
-        numeric_precision=precision_name(training_args),
-        precision_choice=script_args.precision_choice,
+        numeric_precision=ONNX_PRECISIONS.get(script_args.runtime) or precision_name(training_args),
+        precision_choice=(
+            script_args.precision_choice if script_args.runtime == "torch" else f"--runtime {script_args.runtime}"
+        ),
         train_languages=plan.train_languages if trained else [],
         target_languages=plan.targets,
         mean_over=mean_over,
         num_intents=len(model.config.intent_labels),
         num_slot_types=len(model.config.slot_labels) - 1,
+        runtime=None if script_args.runtime == "torch" else script_args.runtime,
     )
     if evaluation is not None:
         results.languages = {

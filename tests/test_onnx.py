@@ -141,8 +141,8 @@ def test_onnx_pipeline_gives_pytorchs_intents_slots_and_offsets(exported, torch_
     for want, got in zip(expected, actual):
         assert got["intent"] == want["intent"]
         assert [i["intent"] for i in got["intents"]] == [i["intent"] for i in want["intents"]]
-        spans = [(slot["type"], slot["start"], slot["end"], slot["text"]) for slot in got["slots"]]
-        assert spans == [(slot["type"], slot["start"], slot["end"], slot["text"]) for slot in want["slots"]]
+        spans = [(slot["entity_group"], slot["start"], slot["end"], slot["word"]) for slot in got["slots"]]
+        assert spans == [(slot["entity_group"], slot["start"], slot["end"], slot["word"]) for slot in want["slots"]]
         assert got["score"] == pytest.approx(want["score"], abs=1e-5)
         assert [s["score"] for s in got["slots"]] == pytest.approx([s["score"] for s in want["slots"]], abs=1e-5)
 
@@ -153,8 +153,8 @@ def test_int8_pipeline_gives_the_same_format_and_nearly_the_same_predictions(exp
     assert [result["intent"] for result in actual] == [result["intent"] for result in expected]
     for text, result in zip(TEXTS, actual):
         assert set(result) == {"intent", "score", "slots"}
-        assert all(text[slot["start"] : slot["end"]] == slot["text"] for slot in result["slots"])
-    spans = [{(s["type"], s["start"], s["end"]) for s in result["slots"]} for result in (*expected, *actual)]
+        assert all(text[slot["start"] : slot["end"]] == slot["word"] for slot in result["slots"])
+    spans = [{(s["entity_group"], s["start"], s["end"]) for s in result["slots"]} for result in (*expected, *actual)]
     same = sum(len(a & b) for a, b in zip(spans[: len(TEXTS)], spans[len(TEXTS) :]))
     # A tiny random model is fragile under int8 (a real one: BENCHMARKS.md); most spans still survive.
     assert same >= 0.5 * sum(len(a) for a in spans[: len(TEXTS)])

@@ -108,6 +108,12 @@ def test_quantized_graph_has_int8_linear_layers_and_embeddings(exported):
     eight_bits = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
     assert tables["model.roberta.embeddings.word_embeddings.weight_quantized"] in eight_bits
     assert "model.roberta.embeddings.word_embeddings.weight" not in tables
+    # Weights get a scale per output channel (per tensor costs much more accuracy: BENCHMARKS.md section 5).
+    graph = onnx.load(str(export.quantized_path)).graph
+    shapes = {t.name: list(t.dims) for t in graph.initializer}
+    # MatMulInteger(A, B, A's zero point, B's zero point): B's zero point has one entry per output channel.
+    weight_zero_points = [shapes[n.input[3]] for n in graph.node if n.op_type == "MatMulInteger"]
+    assert len(weight_zero_points) == 2 * 6 + 3 and all(dims and dims[0] > 1 for dims in weight_zero_points)
     assert (model_dir / ONNX_FILES["onnx-int8"]).stat().st_size < (model_dir / ONNX_FILES["onnx"]).stat().st_size
 
 

@@ -61,31 +61,27 @@ def _cell(values: list[float], signed: bool = False) -> str:
     return f"{mean:{'+' if signed else ''}.1f} ± {deviation:.1f}"
 
 
-def scores_table(folders, methods, baseline: str, target: str | None, languages: list[str]) -> str:
-    """Markdown: per method, intent accuracy and slot F1 per language and MEAN as mean ± sd over seeds, and the share
-    of the baseline to `target` slot-F1 gap closed by the seed-averaged MEAN."""
+def scores_table(finished: list, baseline: str, target: str | None, languages: list[str]) -> str:
+    """Markdown: per finished method ((method, its `seed_scores`) pairs), intent accuracy and slot F1 per language
+    and MEAN as mean ± sd over seeds, and the share of the baseline to `target` slot-F1 gap closed by the
+    seed-averaged MEAN."""
     columns = [*languages, MEAN]
-    averaged = {}
+    averaged = {m.name: statistics.fmean(s[MEAN]["slot_f1"] for s in scores.values()) for m, scores in finished}
     lines = [
         "| method | seeds | " + " | ".join(f"{c} intent acc | {c} slot F1" for c in columns) + " | gap closed |",
         "|" + " --- |" * (3 + 2 * len(columns)),
     ]
-    rows = []
-    for method in methods:
-        scores = seed_scores(folders, method.name, languages)
-        if not scores:
-            continue
-        averaged[method.name] = statistics.fmean(s[MEAN]["slot_f1"] for s in scores.values())
-        cells = []
-        for column in columns:
-            cells += [_cell([s[column][metric] for s in scores.values()]) for metric in ("intent_accuracy", "slot_f1")]
-        rows.append((method, len(scores), cells))
-    for method, count, cells in rows:
+    for method, scores in finished:
+        cells = [
+            _cell([s[column][metric] for s in scores.values()])
+            for column in columns
+            for metric in ("intent_accuracy", "slot_f1")
+        ]
         gap = ""
         if target in averaged and baseline in averaged and method.name not in (baseline, target):
             width = averaged[target] - averaged[baseline]
             gap = f"{(averaged[method.name] - averaged[baseline]) / width:.0%}" if width else ""
-        lines.append(f"| {method.title} | {count} | " + " | ".join(cells) + f" | {gap} |")
+        lines.append(f"| {method.title} | {len(scores)} | " + " | ".join(cells) + f" | {gap} |")
     return "\n".join(lines) + (
         "\n\nMean ± standard deviation over the seeds, in percent; gap closed: (method - baseline) / (target - "
         "baseline) of the MEAN slot F1 averaged over the seeds."
@@ -137,20 +133,20 @@ def write_seed_summary(output_dir: str | Path, methods, baseline: str, target: s
     if not folders:
         raise FileNotFoundError(f"no seed<k> suite folders in {output_dir}")
     titles = {m.name: m.title for m in methods}
+    # Each method's results.json files, read once for the table and the chart.
+    finished = [(m, scores) for m in methods if (scores := seed_scores(folders, m.name, languages))]
     text = (
         f"## Scores over seeds {', '.join(map(str, folders))}\n\n"
-        f"{scores_table(folders, methods, baseline, target, languages)}\n\n"
+        f"{scores_table(finished, baseline, target, languages)}\n\n"
         f"## Paired tests against {titles.get(baseline, baseline)}, one per seed\n\n"
         f"{tests_table(paired_tests_by_seed(folders, methods, baseline, languages), methods, titles.get(baseline))}"
     )
     (output_dir / "seeds.md").write_text(text + "\n")
     means, errors = {}, {}
-    for method in methods:
-        scores = seed_scores(folders, method.name, languages)
-        if scores:
-            values = {metric: spread([s[MEAN][metric] for s in scores.values()]) for metric in PLOTTED}
-            means[method.label] = {metric: mean for metric, (mean, _) in values.items()}
-            errors[method.label] = {metric: deviation for metric, (_, deviation) in values.items()}
+    for method, scores in finished:
+        values = {metric: spread([s[MEAN][metric] for s in scores.values()]) for metric in PLOTTED}
+        means[method.label] = {metric: mean for metric, (mean, _) in values.items()}
+        errors[method.label] = {metric: deviation for metric, (_, deviation) in values.items()}
     plot_scores(
         means,
         output_dir / "seeds.png",

@@ -4,12 +4,12 @@ test sentences; then each backend's scores on the full MTOD es and th test sets,
 
 The model is one the MTOD suite trained (default: its Zero-Shot model; train it with `python benchmarks/mtod_suite.py
 --methods zero_shot`). Its onnx/ graphs are exported first where missing (`--export` redoes them; `--keep_fp32`
-leaves modules out of the int8 quantization). Speed is the model's forward alone, on inputs tokenized beforehand
-(the same for every backend): `forward b32` (utterances/s) and `b1 median` / `b1 p90` (ms per utterance); `pipeline
-b32` is the whole `xnlu` pipeline (tokenization and post-processing included). Each round runs every backend on every
-sentence, in rotating order, so that load from other processes hits all alike; throughput is the median over
-`--rounds`, latencies are pooled over them. The machine's load (`os.getloadavg`) is printed with the table, which is
-also written to `--output` (Markdown).
+leaves modules out of the int8 quantization, `--int8_weights blockwise` chooses 8-bit MatMulNBits). Speed is the
+model's forward alone, on inputs tokenized beforehand (the same for every backend): `forward b32` (utterances/s) and
+`b1 median` / `b1 p90` (ms per utterance); `pipeline b32` is the whole `xnlu` pipeline (tokenization and
+post-processing included). Each round runs every backend on every sentence, in rotating order, so that load from
+other processes hits all alike; throughput is the median over `--rounds`, latencies are pooled over them. The
+machine's load (`os.getloadavg`) is printed with the table, which is also written to `--output` (Markdown).
 
     python benchmarks/onnx_speed.py [--model_dir outputs/mtod_suite/zero_shot] [--n 1000] [--rounds 3] \\
         [--threads 1 2] [--output benchmarks/results/onnx_speed.md]
@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import data  # noqa: E402
 from crossaligner_config import CrossAlignerTrainingArguments  # noqa: E402
-from export_onnx import export_onnx  # noqa: E402
+from export_onnx import INT8_WEIGHTS, export_onnx  # noqa: E402
 from modeling_crossaligner import ONNX_FILES, OnnxRuntimeJointXNLU, XLMRobertaForJointXNLU, XNLUPipeline  # noqa: E402
 from trainer_crossaligner import CrossAlignerTrainer  # noqa: E402
 
@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--export", action="store_true", help="export the onnx/ graphs again")
     parser.add_argument("--keep_fp32", nargs="+", default=[], metavar="MODULE", help="see export_onnx.py")
+    parser.add_argument("--int8_weights", choices=INT8_WEIGHTS, default="per_channel", help="see export_onnx.py")
     parser.add_argument("--skip_scores", action="store_true", help="time only")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "onnx_speed.md")
     args = parser.parse_args()
@@ -201,7 +202,9 @@ def main() -> None:
     datasets.disable_progress_bars()
 
     if args.export or not all((args.model_dir / path).is_file() for path in ONNX_FILES.values()):
-        export = export_onnx(args.model_dir, quantize=True, keep_fp32=tuple(args.keep_fp32))
+        export = export_onnx(
+            args.model_dir, quantize=True, keep_fp32=tuple(args.keep_fp32), int8_weights=args.int8_weights
+        )
         print(
             f"exported: {export.check.describe()}\nint8 ({export.quantized_operators}): "
             f"{export.quantized_check.describe()}"

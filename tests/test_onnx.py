@@ -6,7 +6,9 @@ import json
 import shutil
 import sys
 
+import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import torch
 from test_modeling import run_fresh
@@ -129,6 +131,24 @@ def test_keep_fp32_leaves_the_named_modules_unquantized(exported, tmp_path):
     assert tables["model.roberta.embeddings.word_embeddings.weight"] == onnx.TensorProto.FLOAT
     with pytest.raises(ValueError, match=r"keep_fp32: no module \['classifier'\]"):
         export_onnx.quantize_int8(export.model_path, tmp_path / "x.onnx", ("classifier",))
+
+
+def test_blockwise_int8_weights_are_matmulnbits_and_closer_to_fp32(exported, tiny_tokenizer, tmp_path):
+    _, export, _ = exported
+    blockwise = tmp_path / "blockwise.onnx"
+    export_onnx.quantize_int8(export.model_path, blockwise, int8_weights="blockwise")
+    counts = export_onnx.quantized_operator_counts(blockwise)
+    # Every linear layer but the pooler's and the intent head's (2-D Gemm nodes, left in fp32); no 8-bit table.
+    assert counts == {"MatMulNBits": export.quantized_operators["MatMulInteger"] - 2}
+    feeds = dict(tiny_tokenizer(list(TEXTS), padding=True, return_tensors="np"))
+    feeds = {name: feeds[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+    fp32, per_channel, by_block = (
+        onnxruntime.InferenceSession(str(path)).run(["slot_logits"], feeds)[0]
+        for path in (export.model_path, export.quantized_path, blockwise)
+    )
+    assert np.abs(by_block - fp32).max() < np.abs(per_channel - fp32).max()
+    with pytest.raises(ValueError, match=r"int8_weights: 'int4' is not one of per_channel, blockwise"):
+        export_onnx.quantize_int8(export.model_path, tmp_path / "x.onnx", int8_weights="int4")
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +286,9 @@ def test_export_command_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         export_onnx.main([str(tmp_path), "--keep_fp32", "intent_classifier"])
     assert "--keep_fp32 applies to --quantize" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        export_onnx.main([str(tmp_path), "--int8_weights", "blockwise"])
+    assert "--int8_weights applies to --quantize" in capsys.readouterr().err
 
 
 def test_publishing_uploads_the_onnx_folder(exported, tmp_path):

@@ -2,7 +2,8 @@
 # Copyright 2026 The CrossAligner XNLU authors. Apache-2.0.
 """Export a trained joint model to ONNX for ONNX Runtime, and optionally quantize it to int8.
 
-    python export_onnx.py MODEL_DIR [--quantize [--int8_weights per_channel|blockwise] [--keep_fp32 MODULE ...]]
+    python export_onnx.py MODEL_DIR [--quantize [--int8_weights per_channel|blockwise]
+                                     [--int8_activations per_token|per_batch] [--keep_fp32 MODULE ...]]
 
 Writes `MODEL_DIR/onnx/model.onnx` (and with `--quantize` `MODEL_DIR/onnx/model_quantized.onnx`), the layout
 optimum and transformers.js read; nothing else in MODEL_DIR is touched. The graph takes `input_ids` and
@@ -33,6 +34,7 @@ from torch import nn
 from torch.export import Dim
 from transformers import AutoTokenizer
 
+from int8_per_token import per_token_activations
 from modeling_crossaligner import (
     ONNX_FILES,
     ONNX_INPUT_NAMES,
@@ -51,12 +53,15 @@ FP32_TOLERANCE = 1e-3
 # and the embedding tables (Gather of int8 rows, dequantized).
 QUANTIZED_OPERATORS = ("MatMul", "Gather")
 # The two int8 weight layouts of `--int8_weights`. per_channel: quantize_dynamic, int8 weights with a scale per output
-# channel and activations with one scale per batch (the fastest). blockwise: MatMulNBits with 8-bit weights and a
-# scale per block of BLOCK_SIZE input channels, computed in int8 with activations scaled per block too (accuracy
-# level 4), so that one outlier no longer coarsens a whole batch's activations; the embeddings, the pooler and the
-# intent head (Gemm nodes) stay fp32.
+# channel (MatMulInteger, the fastest). blockwise: MatMulNBits with 8-bit weights and a scale per block of BLOCK_SIZE
+# input channels, computed in int8 with activations scaled per block too (accuracy level 4); the embeddings, the
+# pooler and the intent head (Gemm nodes) stay fp32.
 INT8_WEIGHTS = ("per_channel", "blockwise")
 BLOCK_SIZE = 32
+# How per_channel quantizes each linear layer's input at run time (`--int8_activations`). per_token: a scale per token
+# (int8_per_token.py), so that one outlier no longer coarsens the other tokens and an utterance's result does not
+# depend on its batch. per_batch: quantize_dynamic's one scale for the whole batch (standard ONNX operators only).
+INT8_ACTIVATIONS = ("per_token", "per_batch")
 # Utterances in several scripts the exported graph is compared with PyTorch on (one padded batch).
 CHECK_TEXTS = (
     "wake me up at seven am tomorrow",
@@ -124,16 +129,19 @@ def export_onnx(
     keep_fp32: tuple[str, ...] = (),
     opset: int = DEFAULT_OPSET,
     int8_weights: str = "per_channel",
+    int8_activations: str | None = None,
 ) -> OnnxExport:
     """Export the trained model in `model_dir` to `model_dir/onnx/model.onnx`, check it, compare it with PyTorch;
     with `quantize`, also `onnx/model_quantized.onnx`, with the modules named in `keep_fp32` (e.g.
-    `roberta.embeddings`, `intent_classifier`) left in fp32 and the weights laid out as `int8_weights` says
-    (`INT8_WEIGHTS`). Existing ONNX files are replaced; the PyTorch files are only read."""
+    `roberta.embeddings`, `intent_classifier`) left in fp32, the weights laid out as `int8_weights` says
+    (`INT8_WEIGHTS`) and, with per_channel weights, the activations quantized as `int8_activations` says
+    (`INT8_ACTIVATIONS`, default per_token). Existing ONNX files are replaced; the PyTorch files are only read."""
     try:
         import onnx
         import onnxscript  # noqa: F401  (torch's exporter translates with it)
     except ImportError:
         raise ImportError('export_onnx needs onnx, onnxscript and onnxruntime: pip install -e ".[onnx]"') from None
+    check_int8_layout(int8_weights, int8_activations)
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir} has no config.json: expected a trained model folder (run_xnlu.py output)")
@@ -179,23 +187,39 @@ def export_onnx(
         )
     if quantize:
         export.quantized_path = model_dir / ONNX_FILES["onnx-int8"]
-        export.kept_fp32 = quantize_int8(model_path, export.quantized_path, keep_fp32, int8_weights)
+        export.kept_fp32 = quantize_int8(model_path, export.quantized_path, keep_fp32, int8_weights, int8_activations)
         export.quantized_operators = quantized_operator_counts(export.quantized_path)
         export.quantized_check = compare_with_pytorch(model, tokenizer, model_dir, "onnx-int8")
     return export
 
 
-def quantize_int8(
-    model_path: Path, quantized_path: Path, keep_fp32: tuple[str, ...] = (), int8_weights: str = "per_channel"
-) -> list[str]:
-    """ONNX Runtime's dynamic int8 quantization of `model_path` (int8 weights with a scale per output channel,
-    activations quantized per batch at run time) into `quantized_path`, leaving the nodes of the modules in
-    `keep_fp32` in fp32. Returns those nodes. Per-channel weights cost no speed here and lose much less than one
-    scale per tensor (MTOD slot F1 -1.2 / -2.2 instead of -3.5 / -5.4 in es / th; BENCHMARKS.md section 5);
-    `int8_weights="blockwise"` loses at most 0.12 points there, at about half of per-channel's batch-32 throughput
-    on 1 thread and 40% on 2."""
+def check_int8_layout(int8_weights: str, int8_activations: str | None) -> None:
+    """Refuse an int8 layout `quantize_int8` does not write, before anything is read or written."""
     if int8_weights not in INT8_WEIGHTS:
         raise ValueError(f"int8_weights: {int8_weights!r} is not one of {', '.join(INT8_WEIGHTS)}")
+    if int8_activations is not None and int8_activations not in INT8_ACTIVATIONS:
+        raise ValueError(f"int8_activations: {int8_activations!r} is not one of {', '.join(INT8_ACTIVATIONS)}")
+    if int8_activations is not None and int8_weights == "blockwise":
+        raise ValueError(
+            "int8_activations applies to per_channel weights: blockwise quantizes activations per block of "
+            f"{BLOCK_SIZE}"
+        )
+
+
+def quantize_int8(
+    model_path: Path,
+    quantized_path: Path,
+    keep_fp32: tuple[str, ...] = (),
+    int8_weights: str = "per_channel",
+    int8_activations: str | None = None,
+) -> list[str]:
+    """ONNX Runtime's dynamic int8 quantization of `model_path` (int8 weights with a scale per output channel,
+    activations quantized at run time with a scale per token, or per batch with `int8_activations="per_batch"`) into
+    `quantized_path`, leaving the nodes of the modules in `keep_fp32` in fp32. Returns those nodes. On MTOD (es, th;
+    BENCHMARKS.md section 5) per-token activations stay within 0.5 points of fp32's intent accuracy and slot F1, at
+    0.78-0.92x the per-batch throughput; per batch loses up to 1.7 points; `int8_weights="blockwise"` is as close as
+    per token, at about half of per-batch's batch-32 throughput."""
+    check_int8_layout(int8_weights, int8_activations)
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
@@ -233,6 +257,11 @@ def quantize_int8(
                 nodes_to_exclude=excluded,
                 per_channel=True,
             )
+            if int8_activations != "per_batch":
+                quantized = onnx.load(str(temporary))
+                per_token_activations(quantized)
+                onnx.checker.check_model(quantized)
+                onnx.save(quantized, str(temporary))
     return excluded
 
 
@@ -305,6 +334,12 @@ def main(argv: list[str] | None = None) -> int:
         help="with --quantize: per_channel (default; fastest) or blockwise (8-bit MatMulNBits, blocks of "
         f"{BLOCK_SIZE}: nearly fp32's scores, slower at large batches)",
     )
+    parser.add_argument(
+        "--int8_activations",
+        choices=INT8_ACTIVATIONS,
+        help="with --quantize and per_channel weights: per_token (default; a scale per token, nearly fp32's scores) "
+        "or per_batch (one scale per batch: faster, less exact, standard ONNX operators only)",
+    )
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -312,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--keep_fp32 applies to --quantize")
     if args.int8_weights != "per_channel" and not args.quantize:
         parser.error("--int8_weights applies to --quantize")
+    if args.int8_activations and not args.quantize:
+        parser.error("--int8_activations applies to --quantize")
     try:
         export = export_onnx(
             args.model_dir,
@@ -319,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             keep_fp32=tuple(args.keep_fp32),
             opset=args.opset,
             int8_weights=args.int8_weights,
+            int8_activations=args.int8_activations,
         )
     except (FileNotFoundError, ValueError, ImportError, OnnxMismatchError) as error:
         print(f"export_onnx.py: error: {error}", file=sys.stderr)

@@ -99,11 +99,16 @@ def test_exported_logits_match_pytorch_and_int8_stays_close(exported):
     assert export.quantized_check.same_slot_labels >= 0.9
 
 
+# 2 layers x (q, k, v, attention output, intermediate, output) + pooler + intent and slot heads.
+LINEAR_LAYERS = 2 * 6 + 3
+
+
 def test_quantized_graph_has_int8_linear_layers_and_embeddings(exported):
     model_dir, export, _ = exported
-    # 2 layers x (q, k, v, attention output, intermediate, output) + pooler + intent and slot heads.
-    assert export.quantized_operators["MatMulInteger"] == 2 * 6 + 3
-    assert export.quantized_operators["DynamicQuantizeLinear"] > 0
+    # Activations quantized per token (QuantizeLinear along the rows), the products in ONNX Runtime's fused operator.
+    assert export.quantized_operators["MatMulIntegerToFloat"] == LINEAR_LAYERS
+    assert export.quantized_operators["QuantizeLinear"] > 0
+    assert "DynamicQuantizeLinear" not in export.quantized_operators
     # The 3 embedding tables: 8-bit rows, dequantized after the Gather.
     assert export.quantized_operators["DequantizeLinear"] == 3
     tables = {t.name: t.data_type for t in onnx.load(str(export.quantized_path)).graph.initializer}
@@ -113,9 +118,10 @@ def test_quantized_graph_has_int8_linear_layers_and_embeddings(exported):
     # Weights get a scale per output channel (per tensor costs much more accuracy: BENCHMARKS.md section 5).
     graph = onnx.load(str(export.quantized_path)).graph
     shapes = {t.name: list(t.dims) for t in graph.initializer}
-    # MatMulInteger(A, B, A's zero point, B's zero point): B's zero point has one entry per output channel.
-    weight_zero_points = [shapes[n.input[3]] for n in graph.node if n.op_type == "MatMulInteger"]
-    assert len(weight_zero_points) == 2 * 6 + 3 and all(dims and dims[0] > 1 for dims in weight_zero_points)
+    # MatMulIntegerToFloat(A, B, A's scale, B's scale, A's zero point, B's zero point): B's zero point has one entry
+    # per output channel.
+    weight_zero_points = [shapes[n.input[5]] for n in graph.node if n.op_type == "MatMulIntegerToFloat"]
+    assert len(weight_zero_points) == LINEAR_LAYERS and all(dims and dims[0] > 1 for dims in weight_zero_points)
     assert (model_dir / ONNX_FILES["onnx-int8"]).stat().st_size < (model_dir / ONNX_FILES["onnx"]).stat().st_size
 
 
@@ -125,7 +131,7 @@ def test_keep_fp32_leaves_the_named_modules_unquantized(exported, tmp_path):
     kept = export_onnx.quantize_int8(export.model_path, quantized, ("roberta.embeddings", "slot_classifier"))
     assert kept
     counts = export_onnx.quantized_operator_counts(quantized)
-    assert counts["MatMulInteger"] == export.quantized_operators["MatMulInteger"] - 1  # the slot head
+    assert counts["MatMulIntegerToFloat"] == LINEAR_LAYERS - 1  # the slot head
     assert "DequantizeLinear" not in counts  # no 8-bit embedding table
     tables = {t.name: t.data_type for t in onnx.load(str(quantized)).graph.initializer}
     assert tables["model.roberta.embeddings.word_embeddings.weight"] == onnx.TensorProto.FLOAT
@@ -133,22 +139,102 @@ def test_keep_fp32_leaves_the_named_modules_unquantized(exported, tmp_path):
         export_onnx.quantize_int8(export.model_path, tmp_path / "x.onnx", ("classifier",))
 
 
-def test_blockwise_int8_weights_are_matmulnbits_and_closer_to_fp32(exported, tiny_tokenizer, tmp_path):
+def logits(path, tokenizer, texts):
+    feeds = dict(tokenizer(list(texts), padding=True, return_tensors="np"))
+    feeds = {name: feeds[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+    return onnxruntime.InferenceSession(str(path)).run(["intent_logits", "slot_logits"], feeds)
+
+
+@pytest.fixture(scope="module")
+def per_batch(exported, tmp_path_factory):
+    """The int8 graph as quantize_dynamic writes it: one activation scale per batch."""
+    path = tmp_path_factory.mktemp("per_batch") / "per_batch.onnx"
+    export_onnx.quantize_int8(exported[1].model_path, path, int8_activations="per_batch")
+    return path
+
+
+def test_per_batch_activations_are_quantize_dynamics_graph(per_batch):
+    counts = export_onnx.quantized_operator_counts(per_batch)
+    assert counts["MatMulInteger"] == LINEAR_LAYERS and counts["DynamicQuantizeLinear"] > 0
+    assert "MatMulIntegerToFloat" not in counts and "QuantizeLinear" not in counts
+    assert {entry.domain for entry in onnx.load(str(per_batch)).opset_import} <= {"", "ai.onnx"}
+
+
+def test_per_token_activations_do_not_depend_on_the_batch(exported, per_batch, tiny_tokenizer):
+    _, export, _ = exported
+    alone = {
+        path: [logits(path, tiny_tokenizer, [text]) for text in TEXTS] for path in (export.quantized_path, per_batch)
+    }
+    together = {path: logits(path, tiny_tokenizer, TEXTS) for path in (export.quantized_path, per_batch)}
+
+    def batch_difference(path):
+        """The largest change of an utterance's logits between running it alone and in the padded batch."""
+        return max(
+            max(
+                np.abs(together[path][0][index] - intents[0]).max(),
+                np.abs(together[path][1][index, : slots.shape[1]] - slots[0]).max(),
+            )
+            for index, (intents, slots) in enumerate(alone[path])
+        )
+
+    # Each token's scale is its own: the other utterances of a batch, and the padding, change nothing. (That it is
+    # closer to fp32 is measured on a trained model, BENCHMARKS.md section 5: a tiny random one is no judge of it.)
+    assert batch_difference(export.quantized_path) < 1e-4
+    assert batch_difference(per_batch) > 1e-2
+
+
+def test_per_token_activations_before_opset_18(exported, tiny_tokenizer, tmp_path):
+    """Before opset 18 ReduceMax takes its axes as an attribute; the graph computes the same as at opset 18."""
+    model_dir = tmp_path / "opset17"
+    shutil.copytree(exported[0], model_dir)
+    export = export_onnx.export_onnx(model_dir, quantize=True, opset=17)
+    graph = onnx.load(str(export.quantized_path))
+    assert {entry.domain: entry.version for entry in graph.opset_import} == {"": 17, "com.microsoft": 1}
+    reductions = [node for node in graph.graph.node if node.op_type == "ReduceMax"]
+    assert reductions and all(len(node.input) == 1 and node.attribute[0].name == "axes" for node in reductions)
+    at_17, at_18 = (logits(path, tiny_tokenizer, TEXTS) for path in (export.quantized_path, exported[1].quantized_path))
+    np.testing.assert_allclose(at_17[1], at_18[1], atol=1e-4)
+
+
+def test_per_token_rewrite_refuses_a_graph_it_does_not_know(tmp_path):
+    """A DynamicQuantizeLinear whose output feeds something else than MatMulInteger is not quantize_dynamic's."""
+    from onnx import TensorProto, helper
+
+    from int8_per_token import UnexpectedQuantizedGraph, per_token_activations
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("DynamicQuantizeLinear", ["x"], ["x_q", "x_scale", "x_zero_point"], name="quantize"),
+            helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero_point"], ["y"]),
+        ],
+        "unknown",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+    )
+    with pytest.raises(UnexpectedQuantizedGraph, match="x_q: expected to be read by MatMulInteger nodes"):
+        per_token_activations(helper.make_model(graph))
+
+
+def test_blockwise_int8_weights_are_matmulnbits_and_closer_to_fp32(exported, per_batch, tiny_tokenizer, tmp_path):
     _, export, _ = exported
     blockwise = tmp_path / "blockwise.onnx"
     export_onnx.quantize_int8(export.model_path, blockwise, int8_weights="blockwise")
     counts = export_onnx.quantized_operator_counts(blockwise)
     # Every linear layer but the pooler's and the intent head's (2-D Gemm nodes, left in fp32); no 8-bit table.
-    assert counts == {"MatMulNBits": export.quantized_operators["MatMulInteger"] - 2}
-    feeds = dict(tiny_tokenizer(list(TEXTS), padding=True, return_tensors="np"))
-    feeds = {name: feeds[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+    assert counts == {"MatMulNBits": LINEAR_LAYERS - 2}
     fp32, per_channel, by_block = (
-        onnxruntime.InferenceSession(str(path)).run(["slot_logits"], feeds)[0]
-        for path in (export.model_path, export.quantized_path, blockwise)
+        logits(path, tiny_tokenizer, TEXTS)[1] for path in (export.model_path, per_batch, blockwise)
     )
     assert np.abs(by_block - fp32).max() < np.abs(per_channel - fp32).max()
     with pytest.raises(ValueError, match=r"int8_weights: 'int4' is not one of per_channel, blockwise"):
         export_onnx.quantize_int8(export.model_path, tmp_path / "x.onnx", int8_weights="int4")
+    with pytest.raises(ValueError, match=r"int8_activations: 'per_row' is not one of per_token, per_batch"):
+        export_onnx.quantize_int8(export.model_path, tmp_path / "x.onnx", int8_activations="per_row")
+    with pytest.raises(ValueError, match=r"int8_activations applies to per_channel weights"):
+        export_onnx.quantize_int8(
+            export.model_path, tmp_path / "x.onnx", int8_weights="blockwise", int8_activations="per_batch"
+        )
+    assert not (tmp_path / "x.onnx").exists()
 
 
 @pytest.fixture(scope="module")
@@ -289,6 +375,9 @@ def test_export_command_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         export_onnx.main([str(tmp_path), "--int8_weights", "blockwise"])
     assert "--int8_weights applies to --quantize" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        export_onnx.main([str(tmp_path), "--int8_activations", "per_batch"])
+    assert "--int8_activations applies to --quantize" in capsys.readouterr().err
 
 
 def test_publishing_uploads_the_onnx_folder(exported, tmp_path):

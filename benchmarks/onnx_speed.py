@@ -3,8 +3,9 @@ side: throughput at batch 32 and latency at batch 1 (median, p90) on 1 and 2 thr
 test sentences; then each backend's scores on the full MTOD es and th test sets, scored as run_xnlu.py scores them.
 
 The model is one the MTOD suite trained (default: its Zero-Shot model; train it with `python benchmarks/mtod_suite.py
---methods zero_shot`). Its onnx/ graphs are exported first where missing (`--export` redoes them; `--keep_fp32`
-leaves modules out of the int8 quantization, `--int8_weights blockwise` chooses 8-bit MatMulNBits). Speed is the
+--methods zero_shot`). Its onnx/ graphs are exported first where missing or when `--export` is given; the int8 layout
+options (`--keep_fp32` leaves modules out of the int8 quantization, `--int8_weights blockwise` chooses 8-bit
+MatMulNBits, `--int8_activations per_batch` one activation scale per batch) export them again too. Speed is the
 model's forward alone, on inputs tokenized beforehand (the same for every backend): `forward b32` (utterances/s) and
 `b1 median` / `b1 p90` (ms per utterance); `pipeline b32` is the whole `xnlu` pipeline (tokenization and
 post-processing included). Each round runs every backend on every sentence, in rotating order, so that load from
@@ -38,7 +39,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import data  # noqa: E402
 from crossaligner_config import CrossAlignerTrainingArguments  # noqa: E402
-from export_onnx import INT8_WEIGHTS, export_onnx  # noqa: E402
+from export_onnx import INT8_ACTIVATIONS, INT8_WEIGHTS, export_onnx  # noqa: E402
 from modeling_crossaligner import ONNX_FILES, OnnxRuntimeJointXNLU, XLMRobertaForJointXNLU, XNLUPipeline  # noqa: E402
 from trainer_crossaligner import CrossAlignerTrainer  # noqa: E402
 
@@ -189,6 +190,7 @@ def main() -> None:
     parser.add_argument("--export", action="store_true", help="export the onnx/ graphs again")
     parser.add_argument("--keep_fp32", nargs="+", default=[], metavar="MODULE", help="see export_onnx.py")
     parser.add_argument("--int8_weights", choices=INT8_WEIGHTS, default="per_channel", help="see export_onnx.py")
+    parser.add_argument("--int8_activations", choices=INT8_ACTIVATIONS, help="see export_onnx.py")
     parser.add_argument("--skip_scores", action="store_true", help="time only")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "benchmarks" / "results" / "onnx_speed.md")
     args = parser.parse_args()
@@ -201,9 +203,15 @@ def main() -> None:
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
 
-    if args.export or not all((args.model_dir / path).is_file() for path in ONNX_FILES.values()):
+    # A layout option asks for that layout: the files already there may have another.
+    layout_given = args.keep_fp32 or args.int8_weights != "per_channel" or args.int8_activations
+    if args.export or layout_given or not all((args.model_dir / path).is_file() for path in ONNX_FILES.values()):
         export = export_onnx(
-            args.model_dir, quantize=True, keep_fp32=tuple(args.keep_fp32), int8_weights=args.int8_weights
+            args.model_dir,
+            quantize=True,
+            keep_fp32=tuple(args.keep_fp32),
+            int8_weights=args.int8_weights,
+            int8_activations=args.int8_activations,
         )
         print(
             f"exported: {export.check.describe()}\nint8 ({export.quantized_operators}): "

@@ -63,6 +63,13 @@ def per_token_activations(model: onnx.ModelProto) -> int:
 
     replacements: dict[int, list[onnx.NodeProto]] = {}  # id of an old node -> the nodes in its place
     removed: set[int] = set()
+    # Added to the graph only once every quantization is rewritten: a graph refused midway is left as it was.
+    constants = [numpy_helper.from_array(np.asarray(value, dtype=dtype), name) for name, value, dtype in _SHARED]
+
+    def constant(name: str, values: list[int]) -> str:
+        constants.append(numpy_helper.from_array(np.asarray(values, dtype=np.int64), name))
+        return name
+
     quantized_inputs = 0
     for quantize in [node for node in graph.node if node.op_type == "DynamicQuantizeLinear"]:
         x, (x_quantized, x_scale, _) = quantize.input[0], quantize.output
@@ -74,7 +81,7 @@ def per_token_activations(model: onnx.ModelProto) -> int:
         width = numpy_helper.to_array(weights[products[0].input[1]]).shape[0]
         prefix = f"{quantize.name}/per_token"
         new = [
-            helper.make_node("Reshape", [x, _constant(graph, f"{prefix}/rows", [-1, width])], [f"{prefix}/x2"]),
+            helper.make_node("Reshape", [x, constant(f"{prefix}/rows", [-1, width])], [f"{prefix}/x2"]),
             *_reduce("ReduceMax", f"{prefix}/x2", f"{prefix}/max", opset),
             *_reduce("ReduceMin", f"{prefix}/x2", f"{prefix}/min", opset),
             helper.make_node("Neg", [f"{prefix}/min"], [f"{prefix}/negated_min"]),
@@ -102,22 +109,24 @@ def per_token_activations(model: onnx.ModelProto) -> int:
                 raise UnexpectedQuantizedGraph(f"{rescale.name}: expected to multiply by {x_scale} x the weight scale")
             weight_scale = next(name for name in scales.input if name != x_scale)
             outputs = numpy_helper.to_array(weights[product.input[1]]).shape[1]
-            name = f"{product.name}/per_token"
+            product_prefix = f"{product.name}/per_token"
             new += [
                 helper.make_node(
                     "MatMulIntegerToFloat",
                     [f"{prefix}/x8", product.input[1], _ONE[0], weight_scale, _ZERO_POINT[0], product.input[3]],
-                    [f"{name}/y2_unscaled"],
+                    [f"{product_prefix}/y2_unscaled"],
                     domain=CONTRIB_DOMAIN,
                 ),
-                helper.make_node("Mul", [f"{name}/y2_unscaled", f"{prefix}/scale_column"], [f"{name}/y2"]),
+                helper.make_node(
+                    "Mul", [f"{product_prefix}/y2_unscaled", f"{prefix}/scale_column"], [f"{product_prefix}/y2"]
+                ),
                 helper.make_node(
                     "Concat",
-                    [f"{prefix}/lead", _constant(graph, f"{name}/outputs", [outputs])],
-                    [f"{name}/shape"],
+                    [f"{prefix}/lead", constant(f"{product_prefix}/outputs", [outputs])],
+                    [f"{product_prefix}/shape"],
                     axis=0,
                 ),
-                helper.make_node("Reshape", [f"{name}/y2", f"{name}/shape"], [rescale.output[0]]),
+                helper.make_node("Reshape", [f"{product_prefix}/y2", f"{product_prefix}/shape"], [rescale.output[0]]),
             ]
             removed.update({id(product), id(cast), id(rescale), id(scales)})
         replacements[id(quantize)] = new
@@ -127,16 +136,10 @@ def per_token_activations(model: onnx.ModelProto) -> int:
     nodes = [new for node in graph.node if id(node) not in removed for new in replacements.get(id(node), [node])]
     del graph.node[:]
     graph.node.extend(nodes)
-    for name, value, dtype in _SHARED:
-        graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+    graph.initializer.extend(constants)
     if not any(entry.domain == CONTRIB_DOMAIN for entry in model.opset_import):
         model.opset_import.append(helper.make_opsetid(CONTRIB_DOMAIN, 1))
     return quantized_inputs
-
-
-def _constant(graph: onnx.GraphProto, name: str, values: list[int]) -> str:
-    graph.initializer.append(numpy_helper.from_array(np.asarray(values, dtype=np.int64), name))
-    return name
 
 
 def _reduce(op_type: str, rows: str, output: str, opset: int) -> list[onnx.NodeProto]:

@@ -196,23 +196,38 @@ def test_per_token_activations_before_opset_18(exported, tiny_tokenizer, tmp_pat
     np.testing.assert_allclose(at_17[1], at_18[1], atol=1e-4)
 
 
-def test_per_token_rewrite_refuses_a_graph_it_does_not_know(tmp_path):
-    """A DynamicQuantizeLinear whose output feeds something else than MatMulInteger is not quantize_dynamic's."""
-    from onnx import TensorProto, helper
+def test_per_token_rewrite_refuses_a_graph_it_does_not_know():
+    """A DynamicQuantizeLinear whose output feeds something else than MatMulInteger is not quantize_dynamic's; the
+    graph is left as it was, the quantization before it (quantize_dynamic's pattern) included."""
+    from onnx import TensorProto, helper, numpy_helper
 
     from int8_per_token import UnexpectedQuantizedGraph, per_token_activations
 
+    weights = [
+        numpy_helper.from_array(np.ones((4, 3), np.int8), "w"),
+        numpy_helper.from_array(np.zeros(3, np.int8), "w_zero_point"),
+        numpy_helper.from_array(np.full(3, 0.1, np.float32), "w_scale"),
+    ]
     graph = helper.make_graph(
         [
-            helper.make_node("DynamicQuantizeLinear", ["x"], ["x_q", "x_scale", "x_zero_point"], name="quantize"),
-            helper.make_node("DequantizeLinear", ["x_q", "x_scale", "x_zero_point"], ["y"]),
+            helper.make_node("DynamicQuantizeLinear", ["x"], ["x_q", "x_scale", "x_zero_point"], name="known"),
+            helper.make_node("MatMulInteger", ["x_q", "w", "x_zero_point", "w_zero_point"], ["p"], name="product"),
+            helper.make_node("Cast", ["p"], ["p_float"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["x_scale", "w_scale"], ["scales"]),
+            helper.make_node("Mul", ["p_float", "scales"], ["y"]),
+            helper.make_node("DynamicQuantizeLinear", ["y"], ["y_q", "y_scale", "y_zero_point"], name="unknown"),
+            helper.make_node("DequantizeLinear", ["y_q", "y_scale", "y_zero_point"], ["z"]),
         ],
-        "unknown",
+        "half_known",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 3])],
+        initializer=weights,
     )
-    with pytest.raises(UnexpectedQuantizedGraph, match="x_q: expected to be read by MatMulInteger nodes"):
-        per_token_activations(helper.make_model(graph))
+    model = helper.make_model(graph)
+    before = model.SerializeToString()
+    with pytest.raises(UnexpectedQuantizedGraph, match="y_q: expected to be read by MatMulInteger nodes"):
+        per_token_activations(model)
+    assert model.SerializeToString() == before
 
 
 def test_blockwise_int8_weights_are_matmulnbits_and_closer_to_fp32(exported, per_batch, tiny_tokenizer, tmp_path):

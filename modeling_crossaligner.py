@@ -615,7 +615,8 @@ class XNLUPipeline(ChunkPipeline):
             intents as `[{"intent", "score"}, ...]`.
         runtime (`str`, defaults to `"torch"`, at creation only): `"onnx"` (or `"onnx-int8"`) runs the model's
             exported graph `onnx/model.onnx` (or `onnx/model_quantized.onnx`, see export_onnx.py) on ONNX Runtime
-            instead of PyTorch, with the same pre- and post-processing.
+            instead of PyTorch, with the same pre- and post-processing. The PyTorch weights are then unused; with
+            `model_kwargs={"device_map": "meta"}` they are not loaded at all.
     """
 
     def __init__(self, *args, runtime: str = "torch", **kwargs):
@@ -634,6 +635,9 @@ class XNLUPipeline(ChunkPipeline):
             self.runtime_model = OnnxRuntimeJointXNLU.from_pretrained(
                 self.model.name_or_path, runtime, config=self.model.config, revision=revision
             )
+            # ONNX Runtime reads its inputs from the CPU, wherever the PyTorch model is (on "meta" when it was loaded
+            # with `model_kwargs={"device_map": "meta"}`, so that its weights are never read).
+            self.device = torch.device("cpu")
 
     def _sanitize_parameters(
         self,

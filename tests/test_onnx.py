@@ -274,6 +274,16 @@ def test_onnx_pipeline_gives_pytorchs_intents_slots_and_offsets(exported, torch_
         assert [s["score"] for s in got["slots"]] == pytest.approx([s["score"] for s in want["slots"]], abs=1e-5)
 
 
+def test_onnx_pipeline_without_reading_the_pytorch_weights(exported):
+    """With the model on "meta" (its weights never read), ONNX Runtime still gets its inputs on the CPU."""
+    with_weights = pipeline("xnlu", model=str(exported[0]), trust_remote_code=True, runtime="onnx")
+    without = pipeline(
+        "xnlu", model=str(exported[0]), trust_remote_code=True, runtime="onnx", model_kwargs={"device_map": "meta"}
+    )
+    assert {parameter.device.type for parameter in without.model.parameters()} == {"meta"}
+    assert without(TEXTS, batch_size=4, top_k=2) == with_weights(TEXTS, batch_size=4, top_k=2)
+
+
 def test_int8_pipeline_gives_the_same_format_and_nearly_the_same_predictions(exported, torch_pipeline):
     int8_pipeline = pipeline("xnlu", model=str(exported[0]), trust_remote_code=True, runtime="onnx-int8")
     expected, actual = torch_pipeline(TEXTS, batch_size=4), int8_pipeline(TEXTS, batch_size=4)

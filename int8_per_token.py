@@ -78,7 +78,7 @@ def per_token_activations(model: onnx.ModelProto) -> int:
             raise UnexpectedQuantizedGraph(
                 f"{x_quantized}: expected to be read by MatMulInteger nodes with int8 weights"
             )
-        width = numpy_helper.to_array(weights[products[0].input[1]]).shape[0]
+        width = weights[products[0].input[1]].dims[0]
         prefix = f"{quantize.name}/per_token"
         new = [
             helper.make_node("Reshape", [x, constant(f"{prefix}/rows", [-1, width])], [f"{prefix}/x2"]),
@@ -108,7 +108,7 @@ def per_token_activations(model: onnx.ModelProto) -> int:
             if scales is None or scales.op_type != "Mul" or x_scale not in scales.input:
                 raise UnexpectedQuantizedGraph(f"{rescale.name}: expected to multiply by {x_scale} x the weight scale")
             weight_scale = next(name for name in scales.input if name != x_scale)
-            outputs = numpy_helper.to_array(weights[product.input[1]]).shape[1]
+            outputs = weights[product.input[1]].dims[1]
             product_prefix = f"{product.name}/per_token"
             new += [
                 helper.make_node(

@@ -63,6 +63,7 @@ def per_token_activations(model: onnx.ModelProto) -> int:
 
     replacements: dict[int, list[onnx.NodeProto]] = {}  # id of an old node -> the nodes in its place
     removed: set[int] = set()
+    replaced_scales: set[str] = set()  # weight scales whose value / 127 the rewritten layers read instead
     # Added to the graph only once every quantization is rewritten: a graph refused midway is left as it was.
     constants = [numpy_helper.from_array(np.asarray(value, dtype=dtype), name) for name, value, dtype in _SHARED]
 
@@ -98,6 +99,7 @@ def per_token_activations(model: onnx.ModelProto) -> int:
                 f"{product.name}/per_token/weight_scale_per_step",
             )
             constants.append(step_scale)
+            replaced_scales.add(weight_scale.name)
             new += [
                 helper.make_node(
                     "MatMulIntegerToFloat",
@@ -117,9 +119,9 @@ def per_token_activations(model: onnx.ModelProto) -> int:
     nodes = [new for node in graph.node if id(node) not in removed for new in replacements.get(id(node), [node])]
     del graph.node[:]
     graph.node.extend(nodes)
-    # The weight scales the rewrite replaced (by their value / 127) are read by nothing now.
-    read = {name for node in graph.node for name in node.input}
-    kept = [tensor for tensor in graph.initializer if tensor.name in read]
+    read = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
+    unread = replaced_scales - read
+    kept = [tensor for tensor in graph.initializer if tensor.name not in unread]
     del graph.initializer[:]
     graph.initializer.extend(kept + constants)
     if not any(entry.domain == CONTRIB_DOMAIN for entry in model.opset_import):
